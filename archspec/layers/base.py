@@ -1,0 +1,164 @@
+"""The layer interface: one class per layer type owns everything about it.
+
+A layer type declares its parameter model (pydantic, ``extra="forbid"``), its shape
+rule, the names and shapes of its parameters and buffers (the counts are derived from
+these, so they follow PyTorch's naming and conventions exactly), its MACs, how torch
+builds it, and its diagram label. Nothing else in archspec branches on a type's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+from archspec.dims import Dim, TensorType
+
+Shape = tuple[int, ...]
+
+
+class LayerParams(BaseModel):
+    """Base of every layer's parameter model."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class NoParams(LayerParams):
+    """For layers that take no settings."""
+
+
+class ShapeError(Exception):
+    """A shape rule rejects its inputs; the pass adds the node and location."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        expected: str | None = None,
+        got: str | None = None,
+        hint: str | None = None,
+        code: str = "shape-mismatch",
+    ) -> None:
+        super().__init__(message)
+        self.message, self.expected, self.got, self.hint, self.code = (
+            message,
+            expected,
+            got,
+            hint,
+            code,
+        )
+
+
+@dataclass(frozen=True)
+class TorchCtor:
+    """How torch builds a layer: a class (``nn.Linear`` or an archspec module) and kwargs.
+
+    ``cls`` is looked up in archspec's own table of classes (never from the spec).
+    """
+
+    cls: str
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+class LayerType:
+    """Base class of registered layer types (see ``archspec.layers.register_layer``)."""
+
+    name: ClassVar[str]  # the key used in specs, e.g. "conv2d"
+    family: ClassVar[str] = "misc"
+    Params: ClassVar[type[LayerParams]] = NoParams
+    primary: ClassVar[str | None] = None  # the field a scalar shorthand sets: `linear: 64`
+    min_inputs: ClassVar[int] = 1
+    max_inputs: ClassVar[int | None] = 1
+    # Names of parameters created with requires_grad=False (counted as non-trainable).
+    frozen: ClassVar[tuple[str, ...]] = ()
+    # Example settings for the registry-wide tests: (params, input types).
+    examples: ClassVar[list[tuple[dict[str, Any], list[TensorType]]]] = []
+
+    @classmethod
+    def infer(cls, p: Any, xs: list[TensorType]) -> TensorType:
+        """The output type for inputs ``xs``; raise ``ShapeError`` when they do not fit."""
+        return xs[0]
+
+    @classmethod
+    def weights(cls, p: Any, xs: list[TensorType]) -> dict[str, Shape]:
+        """Parameters as torch names them (``weight``, ``bias``, ``weight_ih_l0``...)."""
+        return {}
+
+    @classmethod
+    def buffers(cls, p: Any, xs: list[TensorType]) -> dict[str, Shape]:
+        """Buffers as torch names them (``running_mean``...)."""
+        return {}
+
+    @classmethod
+    def macs(cls, p: Any, xs: list[tuple[int, ...]], out: tuple[int, ...]) -> int:
+        """Multiply-accumulates for concrete input/output shapes."""
+        return 0
+
+    @classmethod
+    def torch(cls, p: Any, xs: list[TensorType]) -> TorchCtor | None:
+        """The module to build, or None for a functional op (see ``torch_expr``)."""
+        return None
+
+    @classmethod
+    def torch_expr(cls, p: Any, args: list[str]) -> str:
+        """Python source for a functional op over input variables ``args``."""
+        raise NotImplementedError(f"{cls.name} has neither a module nor an expression")
+
+    @classmethod
+    def label(cls, p: Any) -> str:
+        """Short text for diagrams: type and key settings."""
+        return cls.display_name()
+
+    @classmethod
+    def display_name(cls) -> str:
+        return "".join(part.capitalize() for part in cls.name.split("_"))
+
+    @classmethod
+    def onnx_issue(cls, p: Any, opset: int) -> str | None:
+        """Why this layer cannot be exported at ``opset``, or None when it can."""
+        return None
+
+
+# Shared shape helpers ---------------------------------------------------------------
+
+
+def need_rank(x: TensorType, ranks: tuple[int, ...], what: str, hint: str | None = None) -> None:
+    if x.rank not in ranks:
+        want = " or ".join(f"{r}-D" for r in ranks)
+        raise ShapeError(
+            f"{what} needs a {want} input",
+            expected=want + " tensor",
+            got=f"{x} ({x.rank}-D)",
+            hint=hint,
+        )
+
+
+def need_int(d: Dim, what: str) -> int:
+    if not isinstance(d, int):
+        raise ShapeError(
+            f"{what} must be a known size, not the symbolic dim '{d}'",
+            hint="give that dimension a fixed size in `inputs:`",
+        )
+    return d
+
+
+def need_float(x: TensorType, what: str) -> None:
+    if not x.dtype.startswith(("float", "bfloat")):
+        raise ShapeError(
+            f"{what} needs a floating-point input",
+            expected="float32 (or another float dtype)",
+            got=str(x),
+            hint="integer ids go through an `embedding` first",
+        )
+
+
+def numel(shape: Shape) -> int:
+    n = 1
+    for d in shape:
+        n *= d
+    return n
+
+
+def fmt_kwargs(kwargs: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())

@@ -1,0 +1,72 @@
+"""Fully connected layers."""
+
+from __future__ import annotations
+
+from pydantic import PositiveInt
+
+from archspec.dims import TensorType
+from archspec.layers import register_layer
+from archspec.layers.base import (
+    LayerParams,
+    LayerType,
+    Shape,
+    TorchCtor,
+    need_float,
+    need_int,
+    need_rank,
+    numel,
+)
+
+
+@register_layer
+class Linear(LayerType):
+    """A fully connected layer on the last dimension: ``y = x W^T + b``."""
+
+    name = "linear"
+    family = "linear"
+    primary = "out"
+
+    class Params(LayerParams):
+        out: PositiveInt
+        bias: bool = True
+
+    examples = [
+        ({"out": 7}, [TensorType(("batch", 5))]),
+        ({"out": 3, "bias": False}, [TensorType(("batch", "seq", 4))]),
+    ]
+
+    @classmethod
+    def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
+        x = xs[0]
+        need_float(x, "linear")
+        if x.rank not in (2, 3):
+            need_rank(
+                x,
+                (2, 3),
+                "linear",
+                hint="add a `flatten` before it (linear acts on the last dimension)",
+            )
+        need_int(x.shape[-1], "the input features of linear")
+        return x.with_shape((*x.shape[:-1], p.out))
+
+    @classmethod
+    def weights(cls, p: Params, xs: list[TensorType]) -> dict[str, Shape]:
+        fan_in = need_int(xs[0].shape[-1], "the input features of linear")
+        w = {"weight": (p.out, fan_in)}
+        if p.bias:
+            w["bias"] = (p.out,)
+        return w
+
+    @classmethod
+    def macs(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        return numel(out) * xs[0][-1]
+
+    @classmethod
+    def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
+        fan_in = need_int(xs[0].shape[-1], "the input features of linear")
+        return TorchCtor("nn.Linear", {"in_features": fan_in, "out_features": p.out, "bias": p.bias})
+
+    @classmethod
+    def label(cls, p: Params) -> str:
+        return f"Linear → {p.out}" + ("" if p.bias else " (no bias)")
+

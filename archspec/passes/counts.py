@@ -1,0 +1,114 @@
+"""Parameter, buffer and MAC counts, in PyTorch's conventions.
+
+Counts come from each layer's named parameter shapes, so a tied weight (``tie:``) or a
+model called twice (its modules are shared) is counted once, and buffers (batch-norm
+running statistics) are reported apart from parameters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from archspec import expr
+from archspec.dims import TensorType
+from archspec.errors import ArchspecError
+from archspec.ir.graph import Counts, Graph, Node
+from archspec.layers.base import ShapeError, numel
+
+
+def count(graph: Graph, sizes: Mapping[str, int]) -> Counts:
+    """Fill ``node.counts`` for every node below ``graph``; return the model's totals."""
+    ctx = _Context(graph, sizes)
+    return ctx.graph(graph, trainable=True)
+
+
+class _Context:
+    def __init__(self, root: Graph, sizes: Mapping[str, int]) -> None:
+        self.root = root
+        self.sizes = sizes
+        self.models_seen: set[str] = set()
+        self.by_path = {n.path: n for _, n in root.walk()}
+
+    def graph(self, graph: Graph, trainable: bool) -> Counts:
+        total = Counts()
+        for node in graph.body():
+            xs = [t for i in node.inputs if (t := graph.nodes[i].out) is not None]
+            if node.kind == "layer":
+                node.counts = self.layer(node, xs, trainable and node.trainable)
+            elif node.kind == "model" and node.type in self.models_seen:
+                node.counts = Counts(macs=self.graph(node.sub, False).macs) if node.sub else Counts()
+            else:
+                if node.kind == "model":
+                    self.models_seen.add(node.type)
+                assert node.sub is not None
+                node.counts = self.graph(node.sub, trainable and node.trainable)
+            total += node.counts
+        return total
+
+    def layer(self, node: Node, xs: list[TensorType], trainable: bool) -> Counts:
+        assert node.layer is not None and node.out is not None
+        try:
+            node.weights = node.layer.weights(node.params, xs)
+            node.buffer_shapes = node.layer.buffers(node.params, xs)
+        except ShapeError as e:
+            raise ArchspecError(e.code, e.message, loc=node.loc, node=node.path, hint=e.hint) from None
+        c = Counts()
+        tied = self.tie(node) if node.tie else None
+        for name, shape in node.weights.items():
+            if name == tied:
+                continue
+            if trainable and name not in node.layer.frozen:
+                c.trainable += numel(shape)
+            else:
+                c.frozen += numel(shape)
+        c.buffers = sum(numel(s) for s in node.buffer_shapes.values())
+        c.macs = self.macs(node, xs)
+        return c
+
+    def tie(self, node: Node) -> str:
+        """Check a ``tie:`` reference; return the name of the shared parameter."""
+        target = self.by_path.get(node.tie or "")
+        if target is None or target.kind != "layer":
+            raise ArchspecError(
+                "undefined-reference",
+                f"tie: '{node.tie}' is not a layer of this model",
+                loc=node.loc,
+                node=node.path,
+                hint="name the layer whose weight is shared, by its path from the model root",
+            )
+        mine, theirs = node.weights.get("weight"), target.weights.get("weight")
+        if mine is None or theirs is None or mine != theirs:
+            raise ArchspecError(
+                "shape-mismatch",
+                f"cannot tie the weight of '{node.path}' to '{target.path}'",
+                loc=node.loc,
+                node=node.path,
+                expected=f"weight of shape {list(theirs) if theirs else 'any'} (as '{target.path}')",
+                got=f"weight of shape {list(mine) if mine else 'none'}",
+                hint="tied layers must be defined before use and have weights of the same shape",
+            )
+        return "weight"
+
+    def macs(self, node: Node, xs: list[TensorType]) -> int:
+        assert node.layer is not None and node.out is not None
+        try:
+            ins = [self.concrete(x) for x in xs]
+            return node.layer.macs(node.params, ins, self.concrete(node.out))
+        except expr.ExprError:
+            return 0
+
+    def concrete(self, t: TensorType) -> tuple[int, ...]:
+        """A shape with every symbol sized (unsized symbols count as 1)."""
+        sizes = _Defaults(self.sizes)
+        return tuple(expr.eval_dim(d, sizes) for d in t.shape)
+
+
+class _Defaults(dict[str, int]):
+    def __init__(self, sizes: Mapping[str, int]) -> None:
+        super().__init__(sizes)
+
+    def __contains__(self, key: object) -> bool:
+        return True
+
+    def __missing__(self, key: str) -> int:
+        return 1

@@ -1,0 +1,152 @@
+"""Loading and validating spec files: ``load`` returns a ``Spec``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from archspec import expr
+from archspec.errors import ArchspecError, did_you_mean
+from archspec.spec.loader import PathKey, Source, load_path, load_text
+from archspec.spec.model import BlockSpec, ModelSpec, SpecFile
+from archspec.spec.validate import validate
+
+__all__ = ["Spec", "load"]
+
+DEFAULT_MODEL = "model"
+
+
+@dataclass
+class Spec:
+    """A validated spec: its models and blocks, its variables, and its source map."""
+
+    name: str
+    source: Source
+    file: SpecFile
+    vars: dict[str, Any]
+    blocks: dict[str, BlockSpec]
+    models: dict[str, ModelSpec]
+    single: bool  # the model is written at the top level, not under `models:`
+
+    @property
+    def path(self) -> str:
+        return self.source.file
+
+    def model_path(self, model: str) -> PathKey:
+        return () if self.single else ("models", model)
+
+    def model_names(self) -> list[str]:
+        return list(self.models)
+
+    def pick(self, model: str | None) -> list[str]:
+        """The models to act on: the one named, or all of them."""
+        if model is None:
+            return self.model_names()
+        if model not in self.models:
+            raise ArchspecError(
+                "no-model",
+                f"no model named '{model}' in {self.path}",
+                hint=did_you_mean(model, self.model_names())
+                or "models: " + ", ".join(self.model_names()),
+            )
+        return [model]
+
+
+def load(path_or_text: str | Path) -> Spec:
+    """Load and validate a spec from a path, or from YAML/JSON text."""
+    if isinstance(path_or_text, Path) or (
+        "\n" not in path_or_text and not path_or_text.lstrip().startswith("{")
+    ):
+        src = load_path(path_or_text)
+    else:
+        src = load_text(path_or_text)
+    return from_source(src)
+
+
+def from_source(src: Source) -> Spec:
+    data = src.data
+    if not isinstance(data, dict):
+        raise ArchspecError(
+            "schema",
+            "a spec must be a mapping with `inputs` and `layers` (or `models`)",
+            loc=src.loc(()) or None,
+        )
+    f: SpecFile = validate(SpecFile, data, src, (), what="the spec")
+    single = f.models is None
+    if single:
+        if f.inputs is None or f.layers is None:
+            missing = "inputs" if f.inputs is None else "layers"
+            raise ArchspecError(
+                "schema",
+                f"missing required field '{missing}'",
+                loc=src.loc(()),
+                hint="a spec has `inputs:` and `layers:`, or several models under `models:`",
+            )
+        model = ModelSpec(inputs=f.inputs, layers=f.layers, outputs=f.outputs, seed=f.seed, doc=f.doc)
+        models = {DEFAULT_MODEL if f.name is None else _ident(f.name): model}
+    else:
+        for key in ("inputs", "layers", "outputs"):
+            if getattr(f, key) is not None:
+                raise ArchspecError(
+                    "schema",
+                    f"top-level '{key}' cannot be used together with `models:`",
+                    loc=src.loc((key,)),
+                    hint="move it into one of the models",
+                )
+        models = dict(f.models or {})
+    _check_names(src, f, models)
+    name = f.name or Path(src.file).stem
+    return Spec(name, src, f, _eval_vars(f, src), dict(f.blocks), models, single)
+
+
+def _ident(name: str) -> str:
+    clean = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    return clean if clean and not clean[0].isdigit() else "model_" + clean
+
+
+def _check_names(src: Source, f: SpecFile, models: dict[str, ModelSpec]) -> None:
+    from archspec.ir.names import name_problem
+    from archspec.layers import registry
+
+    layers = registry()
+    for section, names in (("blocks", f.blocks), ("models", f.models or {})):
+        for name in names:
+            problem = name_problem(name)
+            if problem:
+                raise ArchspecError("bad-name", f"bad {section[:-1]} name '{name}': {problem}", loc=src.loc((section, name)))
+            if name in layers:
+                raise ArchspecError(
+                    "duplicate-name",
+                    f"{section[:-1]} '{name}' has the name of a built-in layer type",
+                    loc=src.loc((section, name)),
+                    hint="rename it",
+                )
+    for name in f.blocks:
+        if name in models:
+            raise ArchspecError(
+                "duplicate-name", f"'{name}' names both a block and a model", loc=src.loc(("blocks", name))
+            )
+
+
+def _eval_vars(f: SpecFile, src: Source) -> dict[str, Any]:
+    """Variables in order; a `$expression` may use the ones before it."""
+    scope: dict[str, Any] = {}
+    for key, value in f.vars.items():
+        if not key.isidentifier():
+            raise ArchspecError("bad-name", f"variable name '{key}' is not an identifier", loc=src.loc(("vars", key)))
+        if isinstance(value, str) and value.startswith("$") and not value.startswith("$$"):
+            text = value[1:]
+            if text.startswith("{") and text.endswith("}"):
+                text = text[1:-1]
+            try:
+                value = expr.evaluate(text, scope)
+            except expr.ExprError as e:
+                raise ArchspecError(
+                    "expression",
+                    f"variable '{key}': {e}",
+                    loc=src.value_loc(("vars", key)),
+                    hint="a variable may use only the variables defined before it",
+                ) from None
+        scope[key] = value
+    return scope

@@ -1,0 +1,130 @@
+"""Pydantic models of a spec file's sections.
+
+Layer entries are validated one by one in ``archspec.ir.build`` (their type key picks
+the parameter model from the registry); ``archspec.spec.schema`` assembles the full
+JSON Schema, entries included, from these models and the registry.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
+
+from archspec.dims import DTYPES
+
+DimSpec = Union[StrictInt, str]
+DType = Literal[DTYPES]  # type: ignore[valid-type]
+Scalar = Union[StrictBool, StrictInt, float, str]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputSpec(_Strict):
+    """A model input: its shape (ints and symbolic names) and dtype."""
+
+    shape: list[DimSpec] = Field(description="sizes: integers or symbolic names like `batch`")
+    dtype: DType = "float32"
+    high: StrictInt | None = Field(
+        None, description="integer inputs: ids are in [0, high) (defaults to the vocabulary)"
+    )
+
+
+class InitScheme(_Strict):
+    """One initializer and its settings, e.g. ``{normal: {std: 0.02}}``."""
+
+    xavier_uniform: dict[str, float] | None = None
+    xavier_normal: dict[str, float] | None = None
+    kaiming_uniform: dict[str, Any] | None = None
+    kaiming_normal: dict[str, Any] | None = None
+    normal: dict[str, float] | None = None
+    trunc_normal: dict[str, float] | None = None
+    uniform: dict[str, float] | None = None
+    constant: dict[str, float] | None = None
+    orthogonal: dict[str, float] | None = None
+    zeros: None = None
+    ones: None = None
+
+
+InitName = Literal[
+    "xavier_uniform",
+    "xavier_normal",
+    "kaiming_uniform",
+    "kaiming_normal",
+    "normal",
+    "trunc_normal",
+    "uniform",
+    "orthogonal",
+    "zeros",
+    "ones",
+]
+InitValue = Union[InitName, InitScheme]
+
+
+class Regularizer(_Strict):
+    """Weight penalties on a node's parameters (as Keras' kernel regularizers)."""
+
+    l1: float = 0.0
+    l2: float = 0.0
+
+
+class EntryFields(_Strict):
+    """The keys every layer entry may have besides its one type key."""
+
+    name: str | None = Field(None, description="the node's name (an identifier)")
+    inputs: str | list[str] | None = Field(
+        None, description="names of the nodes feeding this one (default: the previous node)"
+    )
+    trainable: StrictBool = True
+    init: InitValue | dict[str, InitValue] | None = Field(
+        None, description="initializer for `weight`, or a mapping of parameter name to initializer"
+    )
+    repeat: StrictInt | str | None = Field(
+        None, description="stack this many copies, chained (`index` is 0, 1, ... in each)"
+    )
+    when: StrictBool | str | None = Field(None, description="include this entry only if true")
+    tie: str | None = Field(None, description="share `weight` with this node (by name)")
+    regularizer: Regularizer | None = None
+    doc: str | None = None
+
+
+ENTRY_KEYS = frozenset(EntryFields.model_fields)
+
+
+class BlockSpec(_Strict):
+    """A reusable, parameterized group of layers."""
+
+    doc: str | None = None
+    args: dict[str, Scalar] = Field(
+        default_factory=dict,
+        description="arguments: a default value, or a type name (int, float, bool, str) if required",
+    )
+    inputs: list[str] = Field(default_factory=lambda: ["input"])
+    layers: list[Any]
+    outputs: str | list[str] | None = None
+
+
+class ModelSpec(_Strict):
+    """One model: inputs, layers, outputs."""
+
+    doc: str | None = None
+    inputs: dict[str, InputSpec | list[DimSpec]]
+    layers: list[Any]
+    outputs: str | list[str] | None = None
+    seed: StrictInt | None = None
+
+
+class SpecFile(_Strict):
+    """A whole spec file: one model at the top level, or several under ``models``."""
+
+    name: str | None = None
+    doc: str | None = None
+    seed: StrictInt | None = None
+    vars: dict[str, Scalar] = Field(default_factory=dict)
+    blocks: dict[str, BlockSpec] = Field(default_factory=dict)
+    models: dict[str, ModelSpec] | None = None
+    inputs: dict[str, InputSpec | list[DimSpec]] | None = None
+    layers: list[Any] | None = None
+    outputs: str | list[str] | None = None

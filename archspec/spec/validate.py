@@ -1,0 +1,136 @@
+"""Turning pydantic validation errors into located ArchspecErrors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from archspec.errors import ArchspecError, did_you_mean
+from archspec.spec.loader import PathKey, Source
+
+
+def validate(
+    model: type[BaseModel],
+    data: Any,
+    src: Source,
+    path: PathKey,
+    *,
+    node: str | None = None,
+    what: str = "",
+) -> Any:
+    """``model.model_validate(data)``, raising the first problem as an ArchspecError."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        raise from_pydantic(e, model, data, src, path, node=node, what=what) from None
+
+
+def from_pydantic(
+    e: ValidationError,
+    model: type[BaseModel],
+    data: Any,
+    src: Source,
+    path: PathKey,
+    *,
+    node: str | None = None,
+    what: str = "",
+) -> ArchspecError:
+    err = _pick(e)
+    rel = _data_path(data, err["loc"])
+    where = (*path, *rel)
+    field = ".".join(str(p) for p in rel) or what or "value"
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        allowed = _fields_at(model, rel[:-1])
+        hint = did_you_mean(str(rel[-1]), allowed) if allowed else None
+        if allowed and not hint:
+            hint = "allowed: " + ", ".join(sorted(allowed))
+        return ArchspecError(
+            "unknown-field",
+            f"unknown field '{rel[-1]}'" + (f" in {what}" if what else ""),
+            loc=src.loc(where),
+            node=node,
+            hint=hint,
+        )
+    if kind == "missing":
+        name = err["loc"][-1]
+        return ArchspecError(
+            "schema",
+            f"missing required field '{name}'" + (f" in {what}" if what else ""),
+            loc=src.loc(where),
+            node=node,
+        )
+    got = err.get("input")
+    hint = None
+    if isinstance(got, str) and got.lower() in ("yes", "no", "on", "off", "y", "n"):
+        hint = "archspec reads yes/no/on/off as strings (YAML 1.2), not booleans: write true or false"
+    return ArchspecError(
+        "schema",
+        f"invalid value for '{field}'" + (f" in {what}" if what else "") + f": {err['msg']}",
+        loc=src.value_loc(where),
+        node=node,
+        got=_short(got),
+        hint=hint,
+    )
+
+
+def _pick(e: ValidationError) -> Any:
+    """The most useful error of several (pydantic reports one per union branch)."""
+    errors = e.errors(include_url=False)
+    for wanted in ("extra_forbidden", "missing"):
+        for err in errors:
+            if err["type"] == wanted:
+                return err
+    return errors[0]
+
+
+def _data_path(data: Any, loc: tuple[Any, ...]) -> PathKey:
+    """Keep the parts of a pydantic error location that index into the data."""
+    out: list[str | int] = []
+    cur = data
+    for part in loc:
+        if isinstance(cur, dict) and part in cur:
+            out.append(part)
+            cur = cur[part]
+        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+            out.append(part)
+            cur = cur[part]
+        elif isinstance(cur, dict) and isinstance(part, str) and part not in cur and _is_key(part):
+            out.append(part)  # a missing or extra key: point at its parent
+            break
+    return tuple(out)
+
+
+def _is_key(part: str) -> bool:
+    return not any(c in part for c in "[]()-,") and part not in ("str", "int", "float", "bool")
+
+
+def _fields_at(model: type[BaseModel], rel: PathKey) -> list[str]:
+    cur: Any = model
+    for part in rel:
+        if isinstance(part, int):
+            continue
+        fields = getattr(cur, "model_fields", None)
+        if not fields or part not in fields:
+            return []
+        cur = _model_in(fields[part].annotation)
+    fields = getattr(cur, "model_fields", None)
+    return list(fields) if fields else []
+
+
+def _model_in(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _short(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
