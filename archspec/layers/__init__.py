@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import TypeVar
 
 from archspec.errors import ArchspecError
-from archspec.layers.base import LayerParams, LayerType, ShapeError, TorchCtor
+from archspec.layers.base import LayerParams, LayerType, ShapeError, TorchCtor, TorchFn
 
 __all__ = [
     "LayerParams",
     "LayerType",
     "ShapeError",
     "TorchCtor",
+    "TorchFn",
     "get_layer",
     "register_layer",
     "registry",

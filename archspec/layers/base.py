@@ -61,6 +61,19 @@ class TorchCtor:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class TorchFn:
+    """A functional op: ``fn`` is one of ``FUNCTIONS`` (keys), applied to the inputs.
+
+    ``reduce``: fold the inputs pairwise (``a + b + c``); otherwise pass them as one list
+    (``torch.cat([a, b], dim=1)``). ``kwargs`` are keyword arguments.
+    """
+
+    fn: str
+    reduce: bool = False
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
 class LayerType:
     """Base class of registered layer types (see ``archspec.layers.register_layer``)."""
 
@@ -101,9 +114,9 @@ class LayerType:
         return None
 
     @classmethod
-    def torch_expr(cls, p: Any, args: list[str]) -> str:
-        """Python source for a functional op over input variables ``args``."""
-        raise NotImplementedError(f"{cls.name} has neither a module nor an expression")
+    def torch_fn(cls, p: Any) -> TorchFn:
+        """The function a functional op (``torch`` returned None) calls on its inputs."""
+        raise NotImplementedError(f"{cls.name} has neither a module nor a function")
 
     @classmethod
     def label(cls, p: Any) -> str:
