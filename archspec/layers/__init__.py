@@ -34,6 +34,7 @@ _BUILTIN = (
     "attention",
     "generative",
     "reservoir",
+    "threshold",
 )
 
 T = TypeVar("T", bound=type[LayerType])
