@@ -1,0 +1,199 @@
+"""The ``archspec`` command line. Errors print one message and exit 1; never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from archspec.errors import ArchspecError
+
+EXIT_ERROR = 1
+EXIT_INTERNAL = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        result: int = args.func(args)
+        return result
+    except ArchspecError as e:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": e.to_dict()}, indent=2))
+        print(e.format(), file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # an archspec bug: one line, the traceback only on request
+        if os.environ.get("ARCHSPEC_DEBUG"):
+            raise
+        print(f"internal error: {type(e).__name__}: {e}", file=sys.stderr)
+        print("  hint: this is a bug in archspec; rerun with ARCHSPEC_DEBUG=1 for the traceback", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="archspec",
+        description="Check, compile, export and draw neural-network architecture specs.",
+    )
+    p.add_argument("--version", action="version", version=f"archspec {_version()}")
+    sub = p.add_subparsers(metavar="COMMAND")
+
+    c = _command(sub, "check", "validate a spec; print shapes and parameter counts", _check)
+    c.add_argument("spec", help="a .yaml or .json spec file")
+    _model_args(c)
+    c.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    c.add_argument("--depth", type=int, default=None, help="show nodes only this many levels deep")
+
+    c = _command(sub, "compile", "check, then write artifacts (py, onnx, diagrams, summary)", _compile)
+    c.add_argument("spec")
+    _model_args(c)
+    c.add_argument("-o", "--out", default="build", help="output directory (default: build/)")
+    c.add_argument(
+        "--emit",
+        action="append",
+        help="artifacts to write, comma-separated: py, onnx, json, txt, svg, png, pdf, dot, mmd "
+        "(default: every one whose backend is available)",
+    )
+    c.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
+    c.add_argument("--atol", type=float, default=None, help="ONNX verification tolerance (default 1e-4)")
+    c.add_argument("--external-data", default=None, metavar="NAME", help="ONNX external data file name (>2 GB models)")
+    c.add_argument("--quiet", action="store_true", help="no summary and no progress")
+    c.add_argument("--depth", type=int, default=None, help="diagram depth (1 = collapsed blocks)")
+    c.add_argument("--direction", choices=["TB", "LR"], default="TB")
+
+    c = _command(sub, "render", "draw a spec: .svg .png .pdf .dot .mmd", _render)
+    c.add_argument("spec")
+    c.add_argument("-o", "--out", required=True, help="output file; the format comes from its suffix")
+    _model_args(c)
+    c.add_argument("--depth", type=int, default=None, help="1 = each block one node; default: expanded")
+    c.add_argument("--direction", choices=["TB", "LR"], default="TB")
+
+    c = _command(sub, "docs", "write a Markdown gallery (diagram + summary) for every spec in a folder", _docs)
+    c.add_argument("spec_dir")
+    c.add_argument("-o", "--out", default="docs/gallery", help="folder for the diagrams")
+    c.add_argument("--page", default=None, help="the Markdown page (default: <out>.md)")
+
+    c = _command(sub, "schema", "print the JSON Schema of spec files", _schema)
+    c.add_argument("-o", "--out", default=None, help="write it to this file instead")
+
+    _command(sub, "layers", "list the registered layer types", _layers)
+    return p
+
+
+def _command(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    name: str,
+    help_: str,
+    func: Callable[[argparse.Namespace], int],
+) -> argparse.ArgumentParser:
+    c: argparse.ArgumentParser = sub.add_parser(name, help=help_, description=help_)
+    c.set_defaults(func=func)
+    return c
+
+
+def _model_args(c: argparse.ArgumentParser) -> None:
+    c.add_argument("--model", default=None, help="only this model of the spec")
+    c.add_argument("--batch", type=int, default=None, help="size of the symbolic dim `batch`")
+    c.add_argument(
+        "--dim", action="append", default=[], metavar="NAME=SIZE", help="size of a symbolic dim (repeatable)"
+    )
+
+
+def sizes_from(args: argparse.Namespace) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for item in args.dim:
+        name, eq, value = item.partition("=")
+        if not eq or not name.strip().isidentifier() or not value.strip().isdigit() or int(value) <= 0:
+            raise ArchspecError(
+                "dim-size", f"--dim expects NAME=SIZE with a positive integer size, got {item!r}"
+            )
+        sizes[name.strip()] = int(value)
+    if args.batch is not None:
+        if args.batch <= 0:
+            raise ArchspecError("dim-size", f"--batch must be a positive integer, got {args.batch}")
+        sizes["batch"] = args.batch
+    return sizes
+
+
+def _analyses(args: argparse.Namespace) -> list:  # type: ignore[type-arg]
+    from archspec.passes import analyze_all
+    from archspec.spec import load
+
+    spec = load(Path(args.spec))
+    return analyze_all(spec, args.model, sizes_from(args))
+
+
+def _check(args: argparse.Namespace) -> int:
+    from archspec import report
+
+    analyses = _analyses(args)
+    if args.json:
+        print(json.dumps(report.to_json(analyses), indent=2))
+    else:
+        print("\n\n".join(report.summary_text(a, args.depth) for a in analyses))
+    return 0
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from archspec.compile import compile_spec
+
+    return compile_spec(args, sizes_from(args))
+
+
+def _render(args: argparse.Namespace) -> int:
+    from archspec.backends.diagram import render
+
+    out = render(_analyses(args), Path(args.out), depth=args.depth, direction=args.direction)
+    print(f"wrote {out}")
+    return 0
+
+
+def _docs(args: argparse.Namespace) -> int:
+    from archspec.gallery import write_gallery
+
+    out = Path(args.out)
+    page = Path(args.page) if args.page else out.with_suffix(".md")
+    for path in write_gallery(Path(args.spec_dir), page, out):
+        print(f"wrote {path}")
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    from archspec.spec.schema import schema_text
+
+    text = schema_text()
+    if args.out:
+        from archspec.io import write_text
+
+        write_text(args.out, text)
+        print(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _layers(args: argparse.Namespace) -> int:
+    from archspec.layers import registry
+
+    for name, layer in sorted(registry().items()):
+        doc = (layer.__doc__ or "").strip().splitlines()[0] if layer.__doc__ else ""
+        print(f"{name:<28} {layer.family:<12} {doc}")
+    return 0
+
+
+def _version() -> str:
+    from archspec import __version__
+
+    return __version__

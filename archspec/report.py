@@ -1,0 +1,131 @@
+"""The summary table and the ``--json`` report (no torch on this path)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archspec.dims import TensorType, fmt_shape
+from archspec.ir.graph import Graph, Node
+from archspec.passes import Analysis
+
+RULE = "=" * 86
+THIN = "-" * 86
+
+
+def summary_text(a: Analysis, depth: int | None = None) -> str:
+    """A torchinfo-style table: one row per node, blocks indented, then the totals."""
+    rows = [(_name(d, n), fmt_shape(_out(n).shape), _count(n)) for d, n in a.graph.walk() if _shown(d, depth)]
+    width = max([len(r[0]) for r in rows] + [30])
+    shape_w = max([len(r[1]) for r in rows] + [20])
+    rule = "=" * max(len(RULE), width + shape_w + 20)
+
+    def line(a_: str, b: str, c: str) -> str:
+        return f"{a_:<{width}}  {b:>{shape_w}}  {c:>15}"
+
+    ins = ", ".join(f"{k}: {v}" for k, v in a.inputs.items())
+    out = [f"Model: {a.model} ({a.spec.path})", f"Inputs: {ins}", rule, line("Layer (type)", "Output Shape", "Param #"), rule]
+    out += [line(*r) for r in rows]
+    out += [
+        rule,
+        f"Total params: {a.total_params:,}",
+        f"Trainable params: {a.trainable_params:,}",
+        f"Non-trainable params: {a.non_trainable_params:,}",
+        f"Buffers: {a.buffers:,}",
+        f"MACs: {_macs(a)}",
+        rule,
+    ]
+    return "\n".join(out)
+
+
+def _shown(depth_of_node: int, depth: int | None) -> bool:
+    return depth is None or depth_of_node < depth
+
+
+def _name(depth: int, n: Node) -> str:
+    kind = {"repeat": f"{n.type} ×{n.args.get('count', 0)}", "block": f"block {n.type}", "model": f"model {n.type}"}
+    what = kind.get(n.kind, n.layer.display_name() if n.layer else n.type)
+    frozen = "" if n.trainable else " [frozen]"
+    return f"{'  ' * depth}{n.name} ({what}){frozen}"
+
+
+def _count(n: Node) -> str:
+    p = n.counts.params
+    if n.kind != "layer":
+        return f"{p:,}" if p else "--"
+    return f"{p:,}"
+
+
+def _out(n: Node) -> TensorType:
+    assert n.out is not None
+    return n.out
+
+
+def _macs(a: Analysis) -> str:
+    sym = sorted({d for t in a.inputs.values() for d in t.shape if isinstance(d, str)})
+    unit = f"{a.macs:,}"
+    return unit + (f" (with {', '.join(f'{s}=1' for s in sym)})" if sym else "")
+
+
+# JSON ---------------------------------------------------------------------------------
+
+
+def to_json(analyses: list[Analysis]) -> dict[str, Any]:
+    """The ``archspec check --json`` object (see docs/cli.md for the contract)."""
+    return {"models": [_model_json(a) for a in analyses]}
+
+
+def _model_json(a: Analysis) -> dict[str, Any]:
+    return {
+        "name": a.model,
+        "spec": a.spec.path,
+        "inputs": {k: _type_json(v) for k, v in a.inputs.items()},
+        "outputs": {k: _type_json(v) for k, v in a.outputs.items()},
+        "total_params": a.total_params,
+        "trainable_params": a.trainable_params,
+        "non_trainable_params": a.non_trainable_params,
+        "buffers": a.buffers,
+        "macs": a.macs,
+        "sizes": a.sizes,
+        "nodes": _nodes_json(a.graph, {}, 0),
+    }
+
+
+def _type_json(t: TensorType) -> dict[str, Any]:
+    return {"shape": list(t.shape), "dtype": t.dtype}
+
+
+def _nodes_json(graph: Graph, outer: dict[str, str], depth: int) -> list[dict[str, Any]]:
+    """Nodes depth-first; ``inputs`` are resolved to the producing node's path."""
+    out: list[dict[str, Any]] = []
+    resolve = dict(outer)
+    for node in graph.nodes.values():
+        if node.kind == "input":
+            resolve.setdefault(node.name, outer.get(node.name, node.path))
+    for node in graph.body():
+        ins = [resolve.get(i, i) for i in node.inputs]
+        out.append(_node_json(node, ins, depth))
+        resolve[node.name] = node.path
+        if node.sub is not None:
+            inner = dict(zip(node.sub.inputs, ins))
+            out.extend(_nodes_json(node.sub, inner, depth + 1))
+    return out
+
+
+def _node_json(node: Node, ins: list[str], depth: int) -> dict[str, Any]:
+    assert node.out is not None
+    return {
+        "name": node.path,
+        "type": node.type,
+        "kind": node.kind,
+        "depth": depth,
+        "inputs": ins,
+        "output_shape": list(node.out.shape),
+        "dtype": node.out.dtype,
+        "params": node.counts.params,
+        "trainable": node.trainable,
+        "trainable_params": node.counts.trainable,
+        "buffers": node.counts.buffers,
+        "macs": node.counts.macs,
+        "label": node.label,
+        "line": node.loc.line if node.loc else None,
+    }
