@@ -128,6 +128,11 @@ class LayerType:
         return "".join(part.capitalize() for part in cls.name.split("_"))
 
     @classmethod
+    def id_range(cls, p: Any) -> int | None:
+        """For a layer fed integer ids: ids must be below this (the vocabulary size)."""
+        return None
+
+    @classmethod
     def onnx_issue(cls, p: Any, opset: int) -> str | None:
         """Why this layer cannot be exported at ``opset``, or None when it can."""
         return None

@@ -7,7 +7,7 @@ JSON Schema, entries included, from these models and the registry.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
@@ -32,23 +32,8 @@ class InputSpec(_Strict):
     )
 
 
-class InitScheme(_Strict):
-    """One initializer and its settings, e.g. ``{normal: {std: 0.02}}``."""
-
-    xavier_uniform: dict[str, float] | None = None
-    xavier_normal: dict[str, float] | None = None
-    kaiming_uniform: dict[str, Any] | None = None
-    kaiming_normal: dict[str, Any] | None = None
-    normal: dict[str, float] | None = None
-    trunc_normal: dict[str, float] | None = None
-    uniform: dict[str, float] | None = None
-    constant: dict[str, float] | None = None
-    orthogonal: dict[str, float] | None = None
-    zeros: None = None
-    ones: None = None
-
-
 InitName = Literal[
+    "constant",
     "xavier_uniform",
     "xavier_normal",
     "kaiming_uniform",
@@ -60,7 +45,8 @@ InitName = Literal[
     "zeros",
     "ones",
 ]
-InitValue = Union[InitName, InitScheme]
+# `xavier_uniform`, or one scheme with its settings: `{normal: {std: 0.02}}`.
+InitValue = Union[InitName, dict[InitName, Optional[dict[str, float]]]]
 
 
 class Regularizer(_Strict):

@@ -1,0 +1,113 @@
+"""A module plan: what to construct and how ``forward`` flows, derived from the IR.
+
+Both torch backends realize the same plan: ``torch_build`` as live modules with a
+torch.fx-generated forward, ``pysrc`` as readable standalone source. No torch here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from archspec.dims import TensorType
+from archspec.ir.graph import Graph, Node
+from archspec.layers.base import TorchCtor, TorchFn
+from archspec.passes import Analysis
+
+
+@dataclass
+class Sub:
+    """A submodule: a layer's module, a nested plan, or another model of the spec."""
+
+    name: str
+    ctor: TorchCtor | None = None
+    plan: Plan | None = None
+    model: str | None = None  # a call of another model: that model's module is shared
+    frozen: bool = False
+
+
+@dataclass
+class Step:
+    """One line of ``forward``: ``var = self.<module>(*inputs)`` or ``var = fn(inputs)``."""
+
+    var: str
+    inputs: list[str]
+    module: str | None = None
+    fn: TorchFn | None = None
+
+
+@dataclass
+class Plan:
+    name: str  # the class name
+    kind: Literal["graph", "sequential"]
+    inputs: list[str] = field(default_factory=list)
+    subs: list[Sub] = field(default_factory=list)
+    steps: list[Step] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    inits: list[tuple[str, str, Any]] = field(default_factory=list)  # (module path, param, scheme)
+    ties: list[tuple[str, str]] = field(default_factory=list)  # (module path, source path)
+    doc: str | None = None
+
+    def walk(self) -> list[Plan]:
+        out = [self]
+        for s in self.subs:
+            if s.plan is not None:
+                out.extend(s.plan.walk())
+        return out
+
+
+def plan_model(a: Analysis) -> Plan:
+    plan = _graph_plan(a.graph, _class_name(a.model), "")
+    plan.doc = a.graph.doc
+    plan.ties = [(n.path, n.tie) for _, n in a.graph.walk() if n.kind == "layer" and n.tie]
+    return plan
+
+
+def _graph_plan(graph: Graph, name: str, prefix: str) -> Plan:
+    if graph.kind == "repeat":
+        subs = [_sub(n, _layer_types(graph, n)) for n in graph.body()]
+        return Plan(name, "sequential", ["input"], subs, outputs=graph.outputs)
+    plan = Plan(name, "graph", list(graph.inputs), outputs=list(graph.outputs))
+    for node in graph.body():
+        xs = [graph.nodes[i].out for i in node.inputs]
+        types = [x for x in xs if x is not None]
+        if node.kind == "layer" and node.layer is not None and node.layer.torch(node.params, types) is None:
+            plan.steps.append(Step(node.name, node.inputs, fn=node.layer.torch_fn(node.params)))
+            continue
+        plan.subs.append(_sub(node, types))
+        plan.steps.append(Step(node.name, node.inputs, module=node.name))
+    return plan
+
+
+def _sub(node: Node, types: list[TensorType] | None = None) -> Sub:
+    frozen = not node.trainable
+    if node.kind == "model":
+        return Sub(node.name, model=node.type, frozen=frozen)
+    if node.kind == "layer":
+        assert node.layer is not None
+        if types is None:
+            raise ValueError("layer types are needed")
+        return Sub(node.name, ctor=node.layer.torch(node.params, types), frozen=frozen)
+    assert node.sub is not None
+    cls = _class_name(node.type) if node.kind == "block" else "Sequential"
+    return Sub(node.name, plan=_graph_plan(node.sub, cls, node.path), frozen=frozen)
+
+
+def _layer_types(graph: Graph, node: Node) -> list[TensorType]:
+    return [t for i in node.inputs if (t := graph.nodes[i].out) is not None]
+
+
+def layer_inits(a: Analysis) -> list[tuple[str, str, Any]]:
+    """(module path, parameter name, scheme) for every ``init:`` in the model, in order."""
+    out: list[tuple[str, str, Any]] = []
+    for _, node in a.graph.walk():
+        if node.kind != "layer" or node.init is None:
+            continue
+        schemes = node.init if isinstance(node.init, dict) else {"weight": node.init}
+        for param, scheme in schemes.items():
+            out.append((node.path, param, scheme))
+    return out
+
+
+def _class_name(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part) or "Model"

@@ -1,0 +1,383 @@
+"""Attention: multi-head attention, transformer encoder/decoder layers, positional encodings.
+
+All are batch-first: sequences are ``[batch, seq, d]`` with ``d`` a known size.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, PositiveFloat, PositiveInt
+
+from archspec.dims import Dim, TensorType
+from archspec.layers import register_layer
+from archspec.layers.base import (
+    LayerParams,
+    LayerType,
+    Shape,
+    ShapeError,
+    TorchCtor,
+    need_float,
+    need_int,
+    need_rank,
+)
+
+Dropout = Field(0.0, ge=0.0, lt=1.0)
+
+
+def _sequence(x: TensorType, what: str) -> int:
+    """Check a [batch, seq, d] float input and return its known d."""
+    need_rank(x, (3,), what, hint=f"{what} takes [batch, seq, features] (batch-first)")
+    need_float(x, what)
+    return need_int(x.shape[2], f"the features of the {what} input")
+
+
+def _same_batch(a: TensorType, b: TensorType, what: str) -> None:
+    x, y = a.shape[0], b.shape[0]
+    if isinstance(x, int) and isinstance(y, int) and x != y:
+        raise ShapeError(
+            f"{what}: the two inputs have different batch sizes",
+            expected=f"batch {x}",
+            got=str(b),
+        )
+    if a.dtype != b.dtype:
+        raise ShapeError(f"{what}: the two inputs have different dtypes", expected=a.dtype, got=b.dtype)
+
+
+def _divisible(d: int, heads: int, what: str) -> None:
+    if d % heads:
+        fits = [h for h in range(1, min(d, 64) + 1) if d % h == 0]
+        raise ShapeError(
+            f"{what}: embedding dim {d} is not divisible by heads={heads}",
+            expected=f"a multiple of {heads}",
+            got=str(d),
+            hint=f"heads must divide {d}: e.g. {', '.join(map(str, fits[-6:]))}",
+        )
+
+
+def _mha_weights(prefix: str, d: int, kdim: int, bias: bool) -> dict[str, Shape]:
+    """nn.MultiheadAttention's parameters: packed q/k/v unless keys have another width."""
+    w: dict[str, Shape]
+    if kdim == d:
+        w = {f"{prefix}in_proj_weight": (3 * d, d)}
+    else:
+        w = {f"{prefix}q_proj_weight": (d, d), f"{prefix}k_proj_weight": (d, kdim)}
+        w[f"{prefix}v_proj_weight"] = (d, kdim)
+    if bias:
+        w[f"{prefix}in_proj_bias"] = (3 * d,)
+    w[f"{prefix}out_proj.weight"] = (d, d)
+    if bias:
+        w[f"{prefix}out_proj.bias"] = (d,)
+    return w
+
+
+def _mha_macs(batch: int, seq_q: int, seq_k: int, d: int, kdim: int) -> int:
+    """Q, K, V and output projections, plus Q K^T and attention-weighted V."""
+    return batch * (2 * seq_q * d * d + 2 * seq_k * kdim * d + 2 * seq_q * seq_k * d)
+
+
+@register_layer
+class MultiheadAttention(LayerType):
+    """Multi-head scaled dot-product attention (``torch.nn.MultiheadAttention``, batch-first).
+
+    One input ``[batch, seq, d]`` is self-attention; two inputs (query, memory) is
+    cross-attention, the memory ``[batch, seq_m, d_m]`` giving both keys and values (when
+    ``d_m != d`` torch keeps separate ``q/k/v_proj_weight`` instead of ``in_proj_weight``).
+    The output is the attention output only, ``[batch, seq, d]``; ``d`` must be divisible by
+    ``heads``. ``causal``: query i sees keys 0..i only (the mask follows the runtime lengths).
+    """
+
+    name = "multihead_attention"
+    family = "attention"
+    primary = "heads"
+    max_inputs = 2
+
+    class Params(LayerParams):
+        heads: PositiveInt
+        dropout: float = Dropout  # on the attention weights
+        bias: bool = True
+        causal: bool = False
+
+    examples = [
+        ({"heads": 4}, [TensorType(("batch", "seq", 16))]),
+        ({"heads": 2, "causal": True, "bias": False}, [TensorType(("batch", "seq", 8))]),
+        ({"heads": 4}, [TensorType(("batch", "seq", 16)), TensorType(("batch", 6, 16))]),
+        ({"heads": 2, "causal": True}, [TensorType(("batch", "seq", 8)), TensorType(("batch", 9, 12))]),
+    ]
+
+    @classmethod
+    def _dims(cls, p: Params, xs: list[TensorType]) -> tuple[int, int]:
+        d = _sequence(xs[0], cls.name)
+        _divisible(d, p.heads, cls.name)
+        kdim = _sequence(xs[-1], f"{cls.name} memory") if len(xs) > 1 else d
+        if len(xs) > 1:
+            _same_batch(xs[0], xs[1], cls.name)
+        return d, kdim
+
+    @classmethod
+    def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
+        cls._dims(p, xs)
+        return xs[0]
+
+    @classmethod
+    def weights(cls, p: Params, xs: list[TensorType]) -> dict[str, Shape]:
+        d, kdim = cls._dims(p, xs)
+        return _mha_weights("", d, kdim, p.bias)
+
+    @classmethod
+    def macs(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        batch, seq_q, d = xs[0]
+        _, seq_k, kdim = xs[-1]
+        return _mha_macs(batch, seq_q, seq_k, d, kdim)
+
+    @classmethod
+    def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
+        d, kdim = cls._dims(p, xs)
+        kwargs = {"embed_dim": d, "num_heads": p.heads, "dropout": p.dropout, "bias": p.bias}
+        if kdim != d:
+            kwargs |= {"kdim": kdim, "vdim": kdim}
+        return TorchCtor("attention.MultiheadAttention", {**kwargs, "causal": p.causal})
+
+    @classmethod
+    def label(cls, p: Params) -> str:
+        return f"MultiheadAttention {p.heads}h" + (" causal" if p.causal else "")
+
+
+class TransformerParams(LayerParams):
+    heads: PositiveInt
+    dim_feedforward: PositiveInt | None = None  # default 4 * d
+    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    activation: Literal["relu", "gelu"] = "relu"
+    norm_first: bool = False  # pre-norm (GPT-2 style) instead of post-norm (BERT style)
+    causal: bool = False
+    layer_norm_eps: PositiveFloat = 1e-5
+    bias: bool = True  # for the linear layers, attention and layer norms alike
+
+
+class DecoderParams(TransformerParams):
+    causal: bool = True  # the target's self-attention
+
+
+@register_layer
+class TransformerEncoderLayer(LayerType):
+    """One transformer encoder block (``torch.nn.TransformerEncoderLayer``, batch-first).
+
+    Self-attention then a feed-forward net (``d → dim_feedforward → d``), each with a
+    residual connection and layer norm: after the residual by default (post-norm, as
+    BERT), before each sublayer with ``norm_first: true`` (pre-norm, as GPT-2). ``gelu`` is
+    the exact GELU. ``causal: true`` masks future positions. Input and output ``[batch, seq, d]``.
+    With d=768, heads=12 the parameter count equals a BERT-base layer (7,087,872).
+    """
+
+    name = "transformer_encoder_layer"
+    family = "attention"
+    primary = "heads"
+    Params = TransformerParams
+    examples = [
+        ({"heads": 4, "dropout": 0.0}, [TensorType(("batch", "seq", 16))]),
+        (
+            {
+                "heads": 2,
+                "dim_feedforward": 24,
+                "activation": "gelu",
+                "norm_first": True,
+                "causal": True,
+                "dropout": 0.0,
+            },
+            [TensorType(("batch", "seq", 8))],
+        ),
+        ({"heads": 3, "bias": False, "layer_norm_eps": 1e-6, "dropout": 0.0}, [TensorType(("batch", 4, 12))]),
+    ]
+
+    @classmethod
+    def _d(cls, p: TransformerParams, xs: list[TensorType]) -> int:
+        d = _sequence(xs[0], cls.name)
+        _divisible(d, p.heads, cls.name)
+        return d
+
+    @classmethod
+    def infer(cls, p: TransformerParams, xs: list[TensorType]) -> TensorType:
+        cls._d(p, xs)
+        return xs[0]
+
+    @classmethod
+    def _ff_weights(cls, p: TransformerParams, d: int, norms: int) -> dict[str, Shape]:
+        ff = p.dim_feedforward or 4 * d
+        w: dict[str, Shape] = {"linear1.weight": (ff, d)}
+        if p.bias:
+            w["linear1.bias"] = (ff,)
+        w["linear2.weight"] = (d, ff)
+        if p.bias:
+            w["linear2.bias"] = (d,)
+        for i in range(1, norms + 1):
+            w[f"norm{i}.weight"] = (d,)
+            if p.bias:
+                w[f"norm{i}.bias"] = (d,)
+        return w
+
+    @classmethod
+    def weights(cls, p: TransformerParams, xs: list[TensorType]) -> dict[str, Shape]:
+        d = cls._d(p, xs)
+        return _mha_weights("self_attn.", d, d, p.bias) | cls._ff_weights(p, d, 2)
+
+    @classmethod
+    def macs(cls, p: TransformerParams, xs: list[Shape], out: Shape) -> int:
+        batch, seq, d = xs[0]
+        ff = p.dim_feedforward or 4 * d
+        return _mha_macs(batch, seq, seq, d, d) + 2 * batch * seq * d * ff
+
+    @classmethod
+    def torch(cls, p: TransformerParams, xs: list[TensorType]) -> TorchCtor:
+        d = cls._d(p, xs)
+        return TorchCtor(
+            f"attention.{cls.__name__}",
+            {
+                "d_model": d,
+                "nhead": p.heads,
+                "dim_feedforward": p.dim_feedforward or 4 * d,
+                "dropout": p.dropout,
+                "activation": p.activation,
+                "layer_norm_eps": p.layer_norm_eps,
+                "norm_first": p.norm_first,
+                "bias": p.bias,
+                "causal": p.causal,
+            },
+        )
+
+    @classmethod
+    def label(cls, p: TransformerParams) -> str:
+        parts = [cls.display_name(), f"{p.heads}h"]
+        if p.dim_feedforward:
+            parts.append(f"ff {p.dim_feedforward}")
+        if p.activation != "relu":
+            parts.append(p.activation)
+        if p.norm_first:
+            parts.append("pre-norm")
+        if p.causal:
+            parts.append("causal")
+        return " ".join(parts)
+
+    @classmethod
+    def display_name(cls) -> str:
+        return cls.__name__
+
+
+@register_layer
+class TransformerDecoderLayer(TransformerEncoderLayer):
+    """One transformer decoder block (``torch.nn.TransformerDecoderLayer``, batch-first).
+
+    Two inputs: the target ``[batch, seq, d]`` and the encoder memory ``[batch, seq_m, d]``
+    (same ``d``). Self-attention on the target (causal by default), cross-attention to the
+    memory, then the feed-forward net, each with residual and layer norm (post-norm, or
+    pre-norm with ``norm_first: true``). Output ``[batch, seq, d]``.
+    """
+
+    name = "transformer_decoder_layer"
+    Params = DecoderParams
+    min_inputs = 2
+    max_inputs = 2
+    examples = [
+        ({"heads": 4, "dropout": 0.0}, [TensorType(("batch", "seq", 16)), TensorType(("batch", 6, 16))]),
+        (
+            {
+                "heads": 2,
+                "causal": False,
+                "norm_first": True,
+                "activation": "gelu",
+                "dim_feedforward": 20,
+                "bias": False,
+                "dropout": 0.0,
+            },
+            [TensorType(("batch", "seq", 8)), TensorType(("batch", "seq", 8))],
+        ),
+    ]
+
+    @classmethod
+    def _d(cls, p: TransformerParams, xs: list[TensorType]) -> int:
+        d = super()._d(p, xs)
+        m = _sequence(xs[1], f"{cls.name} memory")
+        if m != d:
+            raise ShapeError(
+                f"{cls.name}: the memory has {m} features but the target has {d}",
+                expected=f"memory [batch, seq_m, {d}]",
+                got=str(xs[1]),
+                hint="project the memory with a `linear` to the target's width",
+            )
+        _same_batch(xs[0], xs[1], cls.name)
+        return d
+
+    @classmethod
+    def weights(cls, p: TransformerParams, xs: list[TensorType]) -> dict[str, Shape]:
+        d = cls._d(p, xs)
+        attn = _mha_weights("self_attn.", d, d, p.bias) | _mha_weights("multihead_attn.", d, d, p.bias)
+        return attn | cls._ff_weights(p, d, 3)
+
+    @classmethod
+    def macs(cls, p: TransformerParams, xs: list[Shape], out: Shape) -> int:
+        batch, seq, d = xs[0]
+        seq_m = xs[1][1]
+        return super().macs(p, xs, out) + _mha_macs(batch, seq, seq_m, d, d)
+
+
+class PositionalParams(LayerParams):
+    kind: Literal["sinusoidal", "learned"] = "sinusoidal"
+    max_len: PositiveInt | None = None  # default 5000 (sinusoidal) or 512 (learned)
+    dropout: float = Dropout  # after the addition
+
+
+def _max_len(p: PositionalParams) -> int:
+    return p.max_len or (5000 if p.kind == "sinusoidal" else 512)
+
+
+@register_layer
+class PositionalEncoding(LayerType):
+    """Adds a position encoding to a ``[batch, seq, d]`` input (same shape out).
+
+    ``sinusoidal``: the fixed sin/cos table of "Attention Is All You Need", computed on the
+    fly (no parameters or buffers); ``learned``: a trained table ``weight [max_len, d]``
+    (as GPT-2/BERT). ``max_len`` (default 5000 sinusoidal, 512 learned) bounds the
+    sequence length; a known ``seq`` above it is an error.
+    """
+
+    name = "positional_encoding"
+    family = "attention"
+    primary = "kind"
+    Params = PositionalParams
+    examples = [
+        ({}, [TensorType(("batch", "seq", 16))]),
+        ({"kind": "learned", "max_len": 32}, [TensorType(("batch", "seq", 16))]),
+        ({"kind": "sinusoidal", "max_len": 64}, [TensorType(("batch", "seq", 7))]),
+        ({"kind": "learned"}, [TensorType(("batch", 10, 12))]),
+    ]
+
+    @classmethod
+    def infer(cls, p: PositionalParams, xs: list[TensorType]) -> TensorType:
+        x = xs[0]
+        _sequence(x, cls.name)
+        seq: Dim = x.shape[1]
+        if isinstance(seq, int) and seq > _max_len(p):
+            raise ShapeError(
+                f"sequence length {seq} exceeds max_len {_max_len(p)}",
+                expected=f"seq <= {_max_len(p)}",
+                got=str(x),
+                hint=f"raise `max_len` to at least {seq}",
+            )
+        return x
+
+    @classmethod
+    def weights(cls, p: PositionalParams, xs: list[TensorType]) -> dict[str, Shape]:
+        d = _sequence(xs[0], cls.name)
+        return {"weight": (_max_len(p), d)} if p.kind == "learned" else {}
+
+    @classmethod
+    def torch(cls, p: PositionalParams, xs: list[TensorType]) -> TorchCtor:
+        d = _sequence(xs[0], cls.name)
+        name = "Sinusoidal" if p.kind == "sinusoidal" else "Learned"
+        return TorchCtor(
+            f"attention.{name}PositionalEncoding",
+            {"d_model": d, "max_len": _max_len(p), "dropout": p.dropout},
+        )
+
+    @classmethod
+    def label(cls, p: PositionalParams) -> str:
+        return f"PositionalEncoding {p.kind}" + (f" ≤{_max_len(p)}" if p.kind == "learned" else "")

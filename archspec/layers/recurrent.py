@@ -1,0 +1,225 @@
+"""Recurrent layers: RNN, LSTM and GRU (always batch-first)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal, Self
+
+from pydantic import Field, PositiveInt, model_validator
+
+from archspec.dims import TensorType
+from archspec.layers import register_layer
+from archspec.layers.base import (
+    LayerParams,
+    LayerType,
+    Shape,
+    TorchCtor,
+    need_float,
+    need_int,
+    need_rank,
+)
+
+Output = Literal["sequence", "last", "hidden"]
+
+
+class RecurrentParams(LayerParams):
+    hidden: PositiveInt
+    layers: PositiveInt = 1
+    bidirectional: bool = False
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)  # between stacked layers, as in torch
+    bias: bool = True
+    output: Output = "sequence"
+
+    @model_validator(mode="after")
+    def _dropout_needs_layers(self) -> Self:
+        if self.dropout > 0 and self.layers == 1:
+            raise ValueError(
+                "dropout acts only between stacked layers, so it needs layers > 1 "
+                "(add a `dropout` layer after this one instead)"
+            )
+        return self
+
+
+class _Recurrent(LayerType):
+    """Shared rules; subclasses set ``gates`` (weight blocks per cell) and ``torch_cls``."""
+
+    family = "recurrent"
+    primary = "hidden"
+    Params: ClassVar[type[LayerParams]] = RecurrentParams
+    gates: ClassVar[int]
+    torch_cls: ClassVar[str]
+
+    @classmethod
+    def _features(cls, x: TensorType) -> int:
+        need_rank(
+            x,
+            (3,),
+            cls.name,
+            hint="recurrent layers take [batch, seq, features] (batch-first)",
+        )
+        need_float(x, cls.name)
+        return need_int(x.shape[2], f"the input features of {cls.name}")
+
+    @classmethod
+    def infer(cls, p: RecurrentParams, xs: list[TensorType]) -> TensorType:
+        x = xs[0]
+        cls._features(x)
+        width = p.hidden * (2 if p.bidirectional else 1)
+        if p.output == "sequence":
+            return x.with_shape((x.shape[0], x.shape[1], width))
+        return x.with_shape((x.shape[0], width))
+
+    @classmethod
+    def weights(cls, p: RecurrentParams, xs: list[TensorType]) -> dict[str, Shape]:
+        fan_in, dirs = cls._features(xs[0]), 2 if p.bidirectional else 1
+        rows = cls.gates * p.hidden
+        w: dict[str, Shape] = {}
+        for layer in range(p.layers):
+            width = fan_in if layer == 0 else p.hidden * dirs
+            for suffix in ("", "_reverse")[:dirs]:
+                tag = f"l{layer}{suffix}"
+                w[f"weight_ih_{tag}"] = (rows, width)
+                w[f"weight_hh_{tag}"] = (rows, p.hidden)
+                if p.bias:
+                    w[f"bias_ih_{tag}"] = (rows,)
+                    w[f"bias_hh_{tag}"] = (rows,)
+        return w
+
+    @classmethod
+    def macs(cls, p: RecurrentParams, xs: list[Shape], out: Shape) -> int:
+        # Per time step and direction: gates * (in + hidden) * hidden (input and recurrent matmuls).
+        batch, seq, fan_in = xs[0]
+        dirs = 2 if p.bidirectional else 1
+        total = 0
+        for layer in range(p.layers):
+            width = fan_in if layer == 0 else p.hidden * dirs
+            total += cls.gates * (width + p.hidden) * p.hidden
+        return total * seq * batch * dirs
+
+    @classmethod
+    def torch_kwargs(cls, p: RecurrentParams) -> dict[str, object]:
+        return {}
+
+    @classmethod
+    def torch(cls, p: RecurrentParams, xs: list[TensorType]) -> TorchCtor:
+        return TorchCtor(
+            cls.torch_cls,
+            {
+                "input_size": cls._features(xs[0]),
+                "hidden_size": p.hidden,
+                "num_layers": p.layers,
+                **cls.torch_kwargs(p),
+                "bias": p.bias,
+                "dropout": p.dropout,
+                "bidirectional": p.bidirectional,
+                "output": p.output,
+            },
+        )
+
+    @classmethod
+    def label(cls, p: RecurrentParams) -> str:
+        text = f"{cls.display_name()} {p.hidden}"
+        if p.layers > 1:
+            text += f" ×{p.layers}"
+        if p.bidirectional:
+            text += " bi"
+        if not p.bias:
+            text += " (no bias)"
+        return text if p.output == "sequence" else f"{text} → {p.output}"
+
+    @classmethod
+    def display_name(cls) -> str:
+        return cls.torch_cls.split(".")[-1]
+
+
+class RNNParams(RecurrentParams):
+    nonlinearity: Literal["tanh", "relu"] = "tanh"
+
+
+@register_layer
+class RNN(_Recurrent):
+    """An Elman RNN: ``h_t = act(W_ih x_t + b_ih + W_hh h_(t-1) + b_hh)`` (``torch.nn.RNN``).
+
+    Input ``[batch, seq, features]``. ``output``: ``sequence`` gives every step,
+    ``[batch, seq, hidden*dirs]``; ``last`` the last step of that sequence,
+    ``[batch, hidden*dirs]`` (for a bidirectional layer the backward half there has seen
+    only the last step); ``hidden`` the last layer's final hidden state, both directions
+    concatenated, ``[batch, hidden*dirs]`` (usually what a classifier wants).
+    ``dropout`` is applied between stacked layers only, so it needs ``layers > 1``.
+    """
+
+    name = "rnn"
+    Params = RNNParams
+    gates = 1
+    torch_cls = "recurrent.RNN"
+    examples = [
+        ({"hidden": 8}, [TensorType(("batch", "seq", 5))]),
+        (
+            {"hidden": 6, "nonlinearity": "relu", "output": "last", "bias": False},
+            [TensorType(("batch", "seq", 4))],
+        ),
+        (
+            {"hidden": 4, "layers": 2, "bidirectional": True, "output": "hidden"},
+            [TensorType(("batch", "seq", 3))],
+        ),
+    ]
+
+    @classmethod
+    def torch_kwargs(cls, p: RecurrentParams) -> dict[str, object]:
+        assert isinstance(p, RNNParams)
+        return {"nonlinearity": p.nonlinearity}
+
+    @classmethod
+    def label(cls, p: RecurrentParams) -> str:
+        text = super().label(p)
+        return f"{text} relu" if isinstance(p, RNNParams) and p.nonlinearity == "relu" else text
+
+
+@register_layer
+class LSTM(_Recurrent):
+    """A long short-term memory layer (``torch.nn.LSTM``): 4 gates (input, forget, cell, output).
+
+    Input ``[batch, seq, features]``. ``output``: ``sequence`` gives every step,
+    ``[batch, seq, hidden*dirs]``; ``last`` the last step of that sequence,
+    ``[batch, hidden*dirs]`` (for a bidirectional layer the backward half there has seen
+    only the last step); ``hidden`` the last layer's final hidden state ``h_n``, both
+    directions concatenated, ``[batch, hidden*dirs]``. The cell state is not returned.
+    ``dropout`` is applied between stacked layers only, so it needs ``layers > 1``.
+    """
+
+    name = "lstm"
+    gates = 4
+    torch_cls = "recurrent.LSTM"
+    examples = [
+        ({"hidden": 8}, [TensorType(("batch", "seq", 5))]),
+        ({"hidden": 6, "layers": 2, "bidirectional": True}, [TensorType(("batch", "seq", 4))]),
+        ({"hidden": 4, "output": "last", "bidirectional": True}, [TensorType(("batch", "seq", 3))]),
+        (
+            {"hidden": 5, "layers": 3, "bidirectional": True, "output": "hidden", "bias": False},
+            [TensorType(("batch", "seq", 6))],
+        ),
+    ]
+
+
+@register_layer
+class GRU(_Recurrent):
+    """A gated recurrent unit layer (``torch.nn.GRU``): 3 gates (reset, update, new).
+
+    Input ``[batch, seq, features]``. ``output``: ``sequence`` gives every step,
+    ``[batch, seq, hidden*dirs]``; ``last`` the last step of that sequence,
+    ``[batch, hidden*dirs]`` (for a bidirectional layer the backward half there has seen
+    only the last step); ``hidden`` the last layer's final hidden state, both directions
+    concatenated, ``[batch, hidden*dirs]``.
+    ``dropout`` is applied between stacked layers only, so it needs ``layers > 1``.
+    """
+
+    name = "gru"
+    gates = 3
+    torch_cls = "recurrent.GRU"
+    examples = [
+        ({"hidden": 8}, [TensorType(("batch", "seq", 5))]),
+        ({"hidden": 6, "output": "last", "bias": False}, [TensorType(("batch", "seq", 4))]),
+        (
+            {"hidden": 4, "layers": 2, "bidirectional": True, "output": "hidden"},
+            [TensorType(("batch", "seq", 3))],
+        ),
+    ]

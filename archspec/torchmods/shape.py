@@ -1,0 +1,34 @@
+"""Shape modules that torch lacks (copied into standalone files: imports torch only)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+class Reshape(nn.Module):
+    """Reshape the non-batch dims: [N, ...] -> [N, *shape]; one entry may be -1."""
+
+    def __init__(self, shape: list[int]) -> None:
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={list(self.shape)}"
+
+
+class Permute(nn.Module):
+    """Reorder all dims, batch included: ``x.permute(*dims)``."""
+
+    def __init__(self, dims: list[int]) -> None:
+        super().__init__()
+        self.dims = tuple(dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(*self.dims)
+
+    def extra_repr(self) -> str:
+        return f"dims={list(self.dims)}"
