@@ -5,7 +5,7 @@ All are batch-first: sequences are ``[batch, seq, d]`` with ``d`` a known size.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
@@ -22,7 +22,7 @@ from archspec.layers.base import (
     need_rank,
 )
 
-Dropout = Field(0.0, ge=0.0, lt=1.0)
+Rate = Annotated[float, Field(ge=0.0, lt=1.0)]  # a dropout probability
 
 
 def _sequence(x: TensorType, what: str) -> int:
@@ -94,7 +94,7 @@ class MultiheadAttention(LayerType):
 
     class Params(LayerParams):
         heads: PositiveInt
-        dropout: float = Dropout  # on the attention weights
+        dropout: Rate = 0.0  # on the attention weights
         bias: bool = True
         causal: bool = False
 
@@ -146,7 +146,7 @@ class MultiheadAttention(LayerType):
 class TransformerParams(LayerParams):
     heads: PositiveInt
     dim_feedforward: PositiveInt | None = None  # default 4 * d
-    dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    dropout: Rate = 0.1
     activation: Literal["relu", "gelu"] = "relu"
     norm_first: bool = False  # pre-norm (GPT-2 style) instead of post-norm (BERT style)
     causal: bool = False
@@ -322,7 +322,7 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
 class PositionalParams(LayerParams):
     kind: Literal["sinusoidal", "learned"] = "sinusoidal"
     max_len: PositiveInt | None = None  # default 5000 (sinusoidal) or 512 (learned)
-    dropout: float = Dropout  # after the addition
+    dropout: Rate = 0.0  # after the addition
 
 
 def _max_len(p: PositionalParams) -> int:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
 from pydantic import NonNegativeInt, PositiveInt, model_validator
 
@@ -31,7 +31,7 @@ class SpatialParams(LayerParams):
     spatial: ClassVar[tuple[str, ...]]
 
     @model_validator(mode="after")
-    def _check_lengths(self) -> SpatialParams:
+    def _check_lengths(self) -> Self:
         for name in self.spatial:
             value = getattr(self, name)
             if isinstance(value, list) and len(value) != self.ndim:

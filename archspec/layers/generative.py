@@ -34,7 +34,7 @@ def _torch_arg(v: int | list[int]) -> int | tuple[int, ...]:
     return tuple(v) if isinstance(v, list) else v
 
 
-class _ConvTransposeParams1d(LayerParams):
+class ConvTranspose1dParams(LayerParams):
     out: PositiveInt
     kernel: PositiveInt
     stride: PositiveInt = 1
@@ -45,7 +45,7 @@ class _ConvTransposeParams1d(LayerParams):
     bias: bool = True
 
 
-class _ConvTransposeParams2d(LayerParams):
+class ConvTranspose2dParams(LayerParams):
     out: PositiveInt
     kernel: PositiveInt | PosPair
     stride: PositiveInt | PosPair = 1
@@ -136,7 +136,7 @@ class _ConvTranspose(LayerType):
     @classmethod
     def label(cls, p: Any) -> str:
         k, s = _per_dim(p.kernel, cls.nd), _per_dim(p.stride, cls.nd)
-        stride = "" if set(s) == {1} else " /" + "×".join(map(str, s))
+        stride = "" if set(s) == {1} else " /" + ("×".join(map(str, s)) if len(set(s)) > 1 else str(s[0]))
         text = f"ConvT{cls.nd}d {'×'.join(map(str, k))}{stride} → {p.out}"
         return text + ("" if p.bias else " (no bias)")
 
@@ -153,9 +153,12 @@ class ConvTranspose1d(_ConvTranspose):
 
     name = "conv_transpose1d"
     nd = 1
-    Params = _ConvTransposeParams1d
+    Params = ConvTranspose1dParams
     examples = [
-        ({"out": 8, "kernel": 4, "stride": 2, "padding": 1, "bias": False}, [TensorType(("batch", 6, "seq"))]),
+        (
+            {"out": 8, "kernel": 4, "stride": 2, "padding": 1, "bias": False},
+            [TensorType(("batch", 6, "seq"))],
+        ),
         (
             {"out": 4, "kernel": 3, "stride": 3, "output_padding": 2, "dilation": 2, "groups": 2},
             [TensorType(("batch", 6, "w"))],
@@ -178,7 +181,7 @@ class ConvTranspose2d(_ConvTranspose):
 
     name = "conv_transpose2d"
     nd = 2
-    Params = _ConvTransposeParams2d
+    Params = ConvTranspose2dParams
     examples = [
         ({"out": 16, "kernel": 4, "stride": 1, "padding": 0}, [TensorType(("batch", 10, 1, 1))]),
         ({"out": 8, "kernel": 4, "stride": 2, "padding": 1}, [TensorType(("batch", 6, "h", "w"))]),

@@ -10,6 +10,21 @@ from archspec.errors import ArchspecError, did_you_mean
 from archspec.spec.loader import PathKey, Source
 
 
+# PyTorch's argument names, and how a spec says them.
+TORCH_NAMES = {
+    "out_channels": "out",
+    "out_features": "out",
+    "kernel_size": "kernel",
+    "num_embeddings": "num",
+    "embedding_dim": "dim",
+    "hidden_size": "hidden",
+    "num_layers": "layers",
+    "num_heads": "heads",
+    "nhead": "heads",
+}
+INFERRED = ("in_channels", "in_features", "input_size", "embed_dim", "d_model", "num_features")
+
+
 def validate(
     model: type[BaseModel],
     data: Any,
@@ -43,7 +58,12 @@ def from_pydantic(
     kind = err["type"]
     if kind == "extra_forbidden":
         allowed = _fields_at(model, rel[:-1])
-        hint = did_you_mean(str(rel[-1]), allowed) if allowed else None
+        key = str(rel[-1])
+        hint = did_you_mean(key, allowed) if allowed else None
+        if key in TORCH_NAMES and TORCH_NAMES[key] in allowed:
+            hint = f"archspec writes PyTorch's '{key}' as '{TORCH_NAMES[key]}'"
+        elif key in INFERRED:
+            hint = f"'{key}' is inferred from the input's shape; remove it"
         if allowed and not hint:
             hint = "allowed: " + ", ".join(sorted(allowed))
         return ArchspecError(

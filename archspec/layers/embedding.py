@@ -1,0 +1,68 @@
+"""Embedding tables: integer ids to learned vectors."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import PositiveInt, model_validator
+
+from archspec.dims import TensorType
+from archspec.layers import register_layer
+from archspec.layers.base import LayerParams, LayerType, Shape, ShapeError, TorchCtor
+
+
+@register_layer
+class Embedding(LayerType):
+    """Look up integer ids in a table of ``num`` learned vectors of size ``dim``.
+
+    Takes int64 or int32 ids of any shape and returns float32 with an extra last dim:
+    [batch, seq] -> [batch, seq, dim] (``nn.Embedding``; its parameter is ``weight``,
+    which ``tie:`` can share with an output ``linear``). The row ``padding_idx``, if
+    given, is held at zero and gets no gradient; negative values count from the end.
+    """
+
+    name = "embedding"
+    family = "embedding"
+
+    class Params(LayerParams):
+        num: PositiveInt
+        dim: PositiveInt
+        padding_idx: int | None = None
+
+        @model_validator(mode="after")
+        def _check(self) -> Self:
+            if self.padding_idx is not None and not -self.num <= self.padding_idx < self.num:
+                raise ValueError(f"padding_idx must be in [-{self.num}, {self.num - 1}] (num is {self.num})")
+            return self
+
+    examples = [
+        ({"num": 10, "dim": 4}, [TensorType(("batch", "seq"), "int64")]),
+        ({"num": 6, "dim": 3, "padding_idx": 0}, [TensorType(("batch",), "int32")]),
+    ]
+
+    @classmethod
+    def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
+        x = xs[0]
+        if x.dtype not in ("int64", "int32"):
+            raise ShapeError(
+                "embedding looks up integer ids",
+                expected="int64 or int32 ids",
+                got=str(x),
+                hint="declare the input with dtype int64; float features go to a `linear` instead",
+            )
+        return TensorType((*x.shape, p.dim), "float32")
+
+    @classmethod
+    def weights(cls, p: Params, xs: list[TensorType]) -> dict[str, Shape]:
+        return {"weight": (p.num, p.dim)}
+
+    @classmethod
+    def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
+        kwargs = {"num_embeddings": p.num, "embedding_dim": p.dim}
+        if p.padding_idx is not None:
+            kwargs["padding_idx"] = p.padding_idx
+        return TorchCtor("nn.Embedding", kwargs)
+
+    @classmethod
+    def label(cls, p: Params) -> str:
+        return f"Embedding {p.num} → {p.dim}"

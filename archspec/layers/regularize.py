@@ -1,0 +1,39 @@
+"""Regularization layers (active in training only)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from archspec.dims import TensorType
+from archspec.layers import register_layer
+from archspec.layers.base import LayerParams, LayerType, TorchCtor, need_float
+
+
+@register_layer
+class Dropout(LayerType):
+    """Zero each element with probability ``p`` in training, scaling the rest by 1/(1-p).
+
+    Keeps the shape; an identity at inference (``nn.Dropout``).
+    """
+
+    name = "dropout"
+    family = "regularize"
+    primary = "p"
+
+    class Params(LayerParams):
+        p: float = Field(0.5, ge=0, le=1)
+
+    examples = [({}, [TensorType(("batch", 6))]), ({"p": 0.1}, [TensorType(("batch", "seq", 4))])]
+
+    @classmethod
+    def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
+        need_float(xs[0], cls.name)
+        return xs[0]
+
+    @classmethod
+    def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
+        return TorchCtor("nn.Dropout", {"p": p.p})
+
+    @classmethod
+    def label(cls, p: Params) -> str:
+        return f"Dropout {p.p:g}"

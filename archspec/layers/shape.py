@@ -1,0 +1,191 @@
+"""Layers that only rearrange a tensor: flatten, reshape, permute, identity."""
+
+from __future__ import annotations
+
+from typing import NoReturn, Self
+
+from pydantic import Field, NonNegativeInt, model_validator
+
+from archspec import dims
+from archspec.dims import TensorType
+from archspec.layers import register_layer
+from archspec.layers.base import LayerParams, LayerType, ShapeError, TorchCtor, numel
+
+
+def _dim_index(d: int, x: TensorType, what: str) -> int:
+    """A possibly negative dim index of ``x``, made non-negative (or a ShapeError)."""
+    if not -x.rank <= d < x.rank:
+        raise ShapeError(
+            f"{what} {d} is out of range for a {x.rank}-D input",
+            expected=f"{what} in [{-x.rank}, {x.rank - 1}]",
+            got=f"{d} for {x}",
+        )
+    return d % x.rank
+
+
+@register_layer
+class Flatten(LayerType):
+    """Merge dims ``start_dim``..``end_dim`` (inclusive) into one (``nn.Flatten``).
+
+    The defaults keep the batch dim: [batch, C, h, w] -> [batch, C·h·w]; symbolic dims
+    multiply into an expression (``3 * h * w``).
+    """
+
+    name = "flatten"
+    family = "shape"
+
+    class Params(LayerParams):
+        start_dim: int = 1
+        end_dim: int = -1
+
+    examples = [
+        ({}, [TensorType(("batch", 3, "h", "w"))]),
+        ({"start_dim": 2}, [TensorType(("batch", "seq", 2, 3))]),
+        ({"start_dim": 1, "end_dim": 2}, [TensorType(("batch", 4, "seq", 2), "int64")]),
+    ]
+
+    @classmethod
+    def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
+        x = xs[0]
+        start, end = _dim_index(p.start_dim, x, "start_dim"), _dim_index(p.end_dim, x, "end_dim")
+        if start > end:
+            raise ShapeError(
+                "start_dim comes after end_dim",
+                expected="start_dim ≤ end_dim",
+                got=f"start_dim {p.start_dim}, end_dim {p.end_dim} for {x}",
+            )
+        merged = dims.prod(x.shape[start : end + 1])
+        return x.with_shape((*x.shape[:start], merged, *x.shape[end + 1 :]))
+
+    @classmethod
+    def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
+        return TorchCtor("nn.Flatten", {"start_dim": p.start_dim, "end_dim": p.end_dim})
+
+    @classmethod
+    def label(cls, p: Params) -> str:
+        default = (p.start_dim, p.end_dim) == (1, -1)
+        return "Flatten" + ("" if default else f" ({p.start_dim}..{p.end_dim})")
+
+
+@register_layer
+class Reshape(LayerType):
+    """Reshape the non-batch dims to ``shape``: [batch, ...] -> [batch, *shape].
+
+    One entry may be -1 to take the remaining size. The element counts are checked when
+    the input's sizes are known; an input with symbolic dims needs the -1.
+    """
+
+    name = "reshape"
+    family = "shape"
+    primary = "shape"
+
+    class Params(LayerParams):
+        shape: list[int] = Field(min_length=1)
+
+        @model_validator(mode="after")
+        def _check(self) -> Self:
+            if any(d == 0 or d < -1 for d in self.shape) or self.shape.count(-1) > 1:
+                raise ValueError("shape entries are positive sizes, with at most one -1")
+            return self
+
+    examples = [
+        ({"shape": [4, 3]}, [TensorType(("batch", 12))]),
+        ({"shape": [-1, 2]}, [TensorType(("batch", "seq", 4))]),
+        ({"shape": [2, -1, 3]}, [TensorType(("batch", 3, 4), "int64")]),
+    ]
+
+    @classmethod
+    def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
+        x = xs[0]
+        size = dims.prod(x.shape[1:])
+        known = numel(tuple(d for d in p.shape if d != -1))
+        if -1 in p.shape:
+            if isinstance(size, int) and size % known:
+                cls.mismatch(p, x, size, f"a multiple of {known} elements")
+            rest = p.shape.index(-1)
+            return x.with_shape((x.shape[0], *p.shape[:rest], dims.floordiv(size, known), *p.shape[rest + 1 :]))
+        if not isinstance(size, int):
+            raise ShapeError(
+                f"cannot check that {p.shape} holds the {size} elements of each sample",
+                expected=f"an input of {known} elements per sample",
+                got=str(x),
+                hint="write -1 for the dimension that takes the symbolic size",
+            )
+        if size != known:
+            cls.mismatch(p, x, size, f"{known} elements")
+        return x.with_shape((x.shape[0], *p.shape))
+
+    @classmethod
+    def mismatch(cls, p: Params, x: TensorType, size: int, want: str) -> NoReturn:
+        raise ShapeError(
+            f"cannot reshape {size} elements per sample to {p.shape}",
+            expected=f"an input of {want} per sample",
+            got=f"{x} ({size} elements per sample)",
+            hint="the batch dim is kept: `shape` lists only the other dims",
+        )
+
+    @classmethod
+    def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
+        return TorchCtor("shape.Reshape", {"shape": list(p.shape)})
+
+    @classmethod
+    def label(cls, p: Params) -> str:
+        return f"Reshape → {p.shape}"
+
+
+@register_layer
+class Permute(LayerType):
+    """Reorder all dims, the batch dim included: ``dims`` is a permutation of 0..rank-1.
+
+    ``permute: [0, 2, 1]`` turns [batch, seq, features] into [batch, features, seq].
+    """
+
+    name = "permute"
+    family = "shape"
+    primary = "dims"
+
+    class Params(LayerParams):
+        dims: list[NonNegativeInt] = Field(min_length=1)
+
+        @model_validator(mode="after")
+        def _check(self) -> Self:
+            if sorted(self.dims) != list(range(len(self.dims))):
+                raise ValueError(f"dims must be a permutation of 0..{len(self.dims) - 1}")
+            return self
+
+    examples = [
+        ({"dims": [0, 2, 1]}, [TensorType(("batch", "seq", 4))]),
+        ({"dims": [0, 2, 3, 1]}, [TensorType(("batch", 3, "h", "w"))]),
+    ]
+
+    @classmethod
+    def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
+        x = xs[0]
+        if len(p.dims) != x.rank:
+            raise ShapeError(
+                f"permute dims {p.dims} do not fit a {x.rank}-D input",
+                expected=f"a permutation of all {x.rank} dims (batch included)",
+                got=f"{len(p.dims)} dims for {x}",
+            )
+        return x.with_shape(tuple(x.shape[d] for d in p.dims))
+
+    @classmethod
+    def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
+        return TorchCtor("shape.Permute", {"dims": list(p.dims)})
+
+    @classmethod
+    def label(cls, p: Params) -> str:
+        return f"Permute {p.dims}"
+
+
+@register_layer
+class Identity(LayerType):
+    """Pass the input through unchanged (``nn.Identity``): a placeholder or a named tap."""
+
+    name = "identity"
+    family = "shape"
+    examples = [({}, [TensorType(("batch", 5))]), ({}, [TensorType(("batch", "seq"), "int64")])]
+
+    @classmethod
+    def torch(cls, p: object, xs: list[TensorType]) -> TorchCtor:
+        return TorchCtor("nn.Identity")

@@ -1,0 +1,44 @@
+"""Threshold activations."""
+
+from __future__ import annotations
+
+from archspec.dims import TensorType
+from archspec.layers import register_layer
+from archspec.layers.base import LayerParams, LayerType, TorchCtor, need_float
+
+
+@register_layer
+class Step(LayerType):
+    """The Heaviside step of the classic perceptron: 1.0 where ``x > threshold``, else 0.0.
+
+    Keeps the input's shape and float dtype (``threshold`` defaults to 0.0; ``step: 0.5``
+    sets it). Its gradient is zero almost everywhere, so nothing before it learns by
+    backpropagation: train a perceptron with the perceptron rule, or put a ``sigmoid``
+    in its place while training.
+    """
+
+    name = "step"
+    family = "threshold"
+    primary = "threshold"
+
+    class Params(LayerParams):
+        threshold: float = 0.0
+
+    examples = [
+        ({}, [TensorType(("batch", 6))]),
+        ({"threshold": 0.5}, [TensorType(("batch", "seq", 4))]),
+        ({"threshold": -1}, [TensorType(("batch", 3, "h", "w"), "float64")]),
+    ]
+
+    @classmethod
+    def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
+        need_float(xs[0], "step")
+        return xs[0]
+
+    @classmethod
+    def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
+        return TorchCtor("threshold.Step", {"threshold": p.threshold})
+
+    @classmethod
+    def label(cls, p: Params) -> str:
+        return f"Step (x > {p.threshold:g})"
