@@ -142,8 +142,8 @@ class Expander:
         fields = validate(EntryFields, common, self.src, path, what="a layer entry")
         if fields.when is not None and not fields.when:
             return None
-        value = self._sub(raw[key], scope, (*path, key))
-        return _Entry(key, value, fields, path, self.src.loc((*path, key)) or loc)
+        # the value is substituted later: a repeat evaluates it once per `index`
+        return _Entry(key, raw[key], fields, path, self.src.loc((*path, key)) or loc)
 
     def _bad_keys(self, raw: dict[str, Any], keys: list[str], path: PathKey) -> None:
         if not keys:
@@ -251,7 +251,7 @@ class Expander:
                 hint=did_you_mean(e.key, self._all_types()) or "run `archspec layers` for the list",
             )
         path = _join(graph.prefix, e.name)
-        value = e.value
+        value = e.value if e.fields.repeat is not None else self._sub(e.value, scope, (*e.path, e.key))
         inputs_given = e.fields.inputs
         layer = self.layers.get(e.key)
         if isinstance(value, list) and layer is not None and layer.max_inputs != 1:
@@ -318,10 +318,8 @@ class Expander:
         sub.nodes["input"] = Node("input", _join(node.path, "input"), "input", "input", loc=e.loc)
         sub.inputs = ["input"]
         prev = "input"
-        raw_value = e.value if not isinstance(e.value, list) else value
         for i in range(n):
-            iscope = {**scope, "index": i}
-            ivalue = self._sub_raw(raw_value, iscope, (*e.path, e.key))
+            ivalue = self._sub(value, {**scope, "index": i}, (*e.path, e.key))
             child = Node(str(i), _join(node.path, str(i)), "layer", e.key, inputs=[prev], loc=e.loc)
             child.trainable, child.init, child.regularizer = node.trainable, node.init, node.regularizer
             self._fill(child, e, kind, ivalue, stack)
@@ -331,20 +329,6 @@ class Expander:
         node.kind, node.sub = "repeat", sub
         node.args = {"count": n}
         return node
-
-    def _sub_raw(self, value: Any, scope: dict[str, Any], path: PathKey) -> Any:
-        """Re-evaluate the entry's original text with ``index`` in scope."""
-        raw = self._raw_at(path)
-        return self._sub(raw, scope, path) if raw is not None else value
-
-    def _raw_at(self, path: PathKey) -> Any:
-        cur: Any = self.src.data
-        for part in path:
-            try:
-                cur = cur[part]
-            except (KeyError, IndexError, TypeError):
-                return None
-        return cur
 
     def _params(self, layer: type[LayerType], value: Any, e: _Entry, node: str) -> Any:
         if value is None:

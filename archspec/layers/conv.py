@@ -36,8 +36,7 @@ class SpatialParams(LayerParams):
             value = getattr(self, name)
             if isinstance(value, list) and len(value) != self.ndim:
                 raise ValueError(
-                    f"'{name}' takes one int or a list of {self.ndim} (one per spatial dim), "
-                    f"not {len(value)}"
+                    f"'{name}' takes one int or a list of {self.ndim} (one per spatial dim), not {len(value)}"
                 )
         return self
 
@@ -84,7 +83,7 @@ def spatial_out(
     """The output spatial dims of a sliding window over ``x``'s dims 2..; checks known sizes."""
     dilation = dilation or (1,) * len(kernel)
     out = []
-    for i, (size, k, s, p, d) in enumerate(zip(x.shape[2:], kernel, stride, padding, dilation)):
+    for i, (size, k, s, p, d) in enumerate(zip(x.shape[2:], kernel, stride, padding, dilation, strict=True)):
         o = out_size(size, k, s, p, d, ceil)
         if isinstance(o, int) and o < 1:
             assert isinstance(size, int)
@@ -151,7 +150,7 @@ class _Conv(LayerType):
         if p.padding == "same":
             if any(s != 1 for s in stride):
                 raise ShapeError(
-                    f"padding 'same' needs stride 1 (torch refuses strided 'same')",
+                    "padding 'same' needs stride 1 (torch refuses strided 'same')",
                     expected="stride 1",
                     got=f"stride {p.stride}",
                     hint="give explicit padding, e.g. kernel // 2, for a strided convolution",

@@ -45,7 +45,9 @@ class _Elementwise(LayerType):
         _check_ranks(cls.name, xs)
         for i, x in enumerate(xs[1:], start=2):
             # Symbolic dims must match as text: both paths must build the same expression.
-            diff = next((d for d, (a, b) in enumerate(zip(xs[0].shape, x.shape)) if a != b), None)
+            diff = next(
+                (d for d, (a, b) in enumerate(zip(xs[0].shape, x.shape, strict=True)) if a != b), None
+            )
             if diff is not None:
                 raise ShapeError(
                     f"{cls.name} needs inputs of the same shape (no broadcasting); dim {diff} differs",
@@ -133,7 +135,8 @@ class Concat(LayerType):
             )
         d = p.dim % rank
         for i, x in enumerate(xs[1:], start=2):
-            diff = next((j for j, (a, b) in enumerate(zip(xs[0].shape, x.shape)) if a != b and j != d), None)
+            pairs = enumerate(zip(xs[0].shape, x.shape, strict=True))
+            diff = next((j for j, (a, b) in pairs if a != b and j != d), None)
             if diff is not None:
                 raise ShapeError(
                     f"concat along dim {d} needs the other dims to match; dim {diff} differs",

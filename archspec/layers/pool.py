@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import NonNegativeInt, PositiveInt
 
@@ -52,7 +52,7 @@ class _Pool(LayerType):
         x = xs[0]
         _need_spatial(cls.name, x, cls.ndim)
         kernel, padding = per_dim(p.kernel, cls.ndim), per_dim(p.padding, cls.ndim)
-        if any(2 * pad > k for k, pad in zip(kernel, padding)):
+        if any(2 * pad > k for k, pad in zip(kernel, padding, strict=True)):
             raise ShapeError(
                 "padding is more than half the kernel (torch refuses it)",
                 expected=f"padding ≤ kernel / 2 (kernel {p.kernel})",
@@ -102,12 +102,12 @@ class _Pool2dParams(_PoolParams):
     ndim = 2
 
 
-_EX_1D = [
+_EX_1D: list[tuple[dict[str, Any], list[TensorType]]] = [
     ({"kernel": 2}, [TensorType(("batch", 3, "seq"))]),
     ({"kernel": 2, "padding": 1, "ceil_mode": True}, [TensorType(("batch", 3, "seq"))]),
     ({"kernel": [3], "stride": 1, "padding": 1}, [TensorType(("batch", 2, "seq"))]),
 ]
-_EX_2D = [
+_EX_2D: list[tuple[dict[str, Any], list[TensorType]]] = [
     ({"kernel": 2}, [TensorType(("batch", 3, "h", "w"))]),
     ({"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True}, [TensorType(("batch", 3, "h", "w"))]),
     ({"kernel": [3, 2], "stride": [1, 2]}, [TensorType(("batch", 2, "h", "w"))]),

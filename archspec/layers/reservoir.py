@@ -80,4 +80,5 @@ class Reservoir(LayerType):
     @classmethod
     def label(cls, p: Params) -> str:
         leak = "" if p.leak == 1.0 else f", leak {p.leak:g}"
-        return f"Reservoir {p.size} (ρ {p.spectral_radius:g}{leak})" + (" → last" if p.output == "last" else "")
+        last = " → last" if p.output == "last" else ""
+        return f"Reservoir {p.size} (ρ {p.spectral_radius:g}{leak}){last}"

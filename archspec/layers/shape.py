@@ -102,8 +102,9 @@ class Reshape(LayerType):
         if -1 in p.shape:
             if isinstance(size, int) and size % known:
                 cls.mismatch(p, x, size, f"a multiple of {known} elements")
-            rest = p.shape.index(-1)
-            return x.with_shape((x.shape[0], *p.shape[:rest], dims.floordiv(size, known), *p.shape[rest + 1 :]))
+            at = p.shape.index(-1)
+            filled = [*p.shape[:at], dims.floordiv(size, known), *p.shape[at + 1 :]]
+            return x.with_shape((x.shape[0], *filled))
         if not isinstance(size, int):
             raise ShapeError(
                 f"cannot check that {p.shape} holds the {size} elements of each sample",
