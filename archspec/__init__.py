@@ -1,18 +1,15 @@
 """archspec: a declarative architecture-spec compiler for neural networks.
 
 ``load`` a YAML/JSON spec, ``analyze`` it (shapes and counts, no torch), ``build`` a
-PyTorch module, ``export_onnx`` it, or render it as a diagram. torch, onnx and graphviz
-are imported only when those functions are called.
+PyTorch module, ``export_onnx`` it, or render it as a diagram. Every name is imported
+on first use, so ``import archspec`` (and ``archspec --help``) stays instant, and torch,
+onnx and graphviz load only when a function needs them.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
-
-from archspec.errors import ArchspecError
-from archspec.layers import LayerParams, LayerType, register_layer
-from archspec.passes import Analysis, analyze
-from archspec.spec import Spec, load
 
 __all__ = [
     "Analysis",
@@ -29,19 +26,36 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
+_WHERE = {
+    "Analysis": "archspec.passes",
+    "analyze": "archspec.passes",
+    "ArchspecError": "archspec.errors",
+    "LayerParams": "archspec.layers",
+    "LayerType": "archspec.layers",
+    "register_layer": "archspec.layers",
+    "Spec": "archspec.spec",
+    "load": "archspec.spec",
+    "build": "archspec.backends.torch_build",
+    "example_inputs": "archspec.backends.torch_build",
+    "export_onnx": "archspec.backends.onnx_export",
+}
+
 if TYPE_CHECKING:
-    from archspec.backends.torch_build import build, example_inputs
     from archspec.backends.onnx_export import export_onnx
+    from archspec.backends.torch_build import build, example_inputs
+    from archspec.errors import ArchspecError
+    from archspec.layers import LayerParams, LayerType, register_layer
+    from archspec.passes import Analysis, analyze
+    from archspec.spec import Spec, load
 
 
 def __getattr__(name: str) -> Any:
-    """Import the torch/onnx entry points lazily, so ``import archspec`` stays light."""
-    if name in ("build", "example_inputs"):
-        from archspec.backends import torch_build
+    if name not in _WHERE:
+        raise AttributeError(f"module 'archspec' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
 
-        return getattr(torch_build, name)
-    if name == "export_onnx":
-        from archspec.backends import onnx_export
 
-        return onnx_export.export_onnx
-    raise AttributeError(f"module 'archspec' has no attribute {name!r}")
+def __dir__() -> list[str]:
+    return sorted(__all__)

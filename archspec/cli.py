@@ -88,7 +88,8 @@ def _parser() -> argparse.ArgumentParser:
     c = _command(sub, "schema", "print the JSON Schema of spec files", _schema)
     c.add_argument("-o", "--out", default=None, help="write it to this file instead")
 
-    _command(sub, "layers", "list the registered layer types", _layers)
+    c = _command(sub, "layers", "list the registered layer types", _layers)
+    c.add_argument("--markdown", action="store_true", help="print the full reference (docs/layers.md)")
     return p
 
 
@@ -187,6 +188,11 @@ def _schema(args: argparse.Namespace) -> int:
 def _layers(args: argparse.Namespace) -> int:
     from archspec.layers import registry
 
+    if args.markdown:
+        from archspec.reference import layer_reference
+
+        sys.stdout.write(layer_reference())
+        return 0
     for name, layer in sorted(registry().items()):
         doc = (layer.__doc__ or "").strip().splitlines()[0] if layer.__doc__ else ""
         print(f"{name:<28} {layer.family:<12} {doc}")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal, Self
+from typing import Any, ClassVar, Literal
 
-from pydantic import NonNegativeInt, PositiveInt, model_validator
+from pydantic import NonNegativeInt, PositiveInt, ValidationInfo, field_validator
 
 from archspec import dims
 from archspec.dims import Dim, TensorType
@@ -30,15 +30,12 @@ class SpatialParams(LayerParams):
     ndim: ClassVar[int]  # 1 for *1d layers, 2 for *2d
     spatial: ClassVar[tuple[str, ...]]
 
-    @model_validator(mode="after")
-    def _check_lengths(self) -> Self:
-        for name in self.spatial:
-            value = getattr(self, name)
-            if isinstance(value, list) and len(value) != self.ndim:
-                raise ValueError(
-                    f"'{name}' takes one int or a list of {self.ndim} (one per spatial dim), not {len(value)}"
-                )
-        return self
+    @field_validator("*")
+    @classmethod
+    def _check_length(cls, value: Any, info: ValidationInfo) -> Any:
+        if info.field_name in cls.spatial and isinstance(value, list) and len(value) != cls.ndim:
+            raise ValueError(f"takes one int or a list of {cls.ndim} (one per spatial dim), not {len(value)}")
+        return value
 
 
 def per_dim(value: int | list[int], n: int) -> tuple[int, ...]:

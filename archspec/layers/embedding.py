@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Self
-
-from pydantic import PositiveInt, model_validator
+from pydantic import PositiveInt, ValidationInfo, field_validator
 
 from archspec.dims import TensorType
 from archspec.layers import register_layer
@@ -29,11 +27,13 @@ class Embedding(LayerType):
         dim: PositiveInt
         padding_idx: int | None = None
 
-        @model_validator(mode="after")
-        def _check(self) -> Self:
-            if self.padding_idx is not None and not -self.num <= self.padding_idx < self.num:
-                raise ValueError(f"padding_idx must be in [-{self.num}, {self.num - 1}] (num is {self.num})")
-            return self
+        @field_validator("padding_idx")
+        @classmethod
+        def _check(cls, idx: int | None, info: ValidationInfo) -> int | None:
+            num = info.data.get("num")  # absent when num itself is invalid
+            if idx is not None and num is not None and not -num <= idx < num:
+                raise ValueError(f"must be in [-{num}, {num - 1}] (num is {num})")
+            return idx
 
     examples = [
         ({"num": 10, "dim": 4}, [TensorType(("batch", "seq"), "int64")]),

@@ -10,25 +10,39 @@ from archspec.layers import register_layer
 from archspec.layers.base import LayerParams, LayerType, Shape, ShapeError, TorchFn, numel
 
 
-def _check_dtypes(name: str, xs: list[TensorType]) -> None:
+def _check_inputs(xs: list[TensorType]) -> None:
+    """Every input has the first one's dtype and rank."""
     for i, x in enumerate(xs[1:], start=2):
         if x.dtype != xs[0].dtype:
             raise ShapeError(
-                f"{name} needs inputs of one dtype",
+                "the inputs must have one dtype",
                 expected=f"{xs[0].dtype} (as input 1)",
                 got=f"{x.dtype} at input {i}",
             )
-
-
-def _check_ranks(name: str, xs: list[TensorType]) -> None:
-    for i, x in enumerate(xs[1:], start=2):
         if x.rank != xs[0].rank:
             raise ShapeError(
-                f"{name} needs inputs of the same rank",
+                "the inputs must have the same rank",
                 expected=f"{xs[0].rank}-D (as input 1)",
                 got=f"{x.rank}-D at input {i}",
                 hint="flatten or reshape one input so that the ranks match",
             )
+
+
+def _first_difference(xs: list[TensorType], skip: int | None = None) -> tuple[int, int] | None:
+    """(input number, dim) of the first size that differs from input 1's, ignoring dim ``skip``.
+
+    Symbolic dims compare as text: both paths must build the same expression.
+    """
+    for i, x in enumerate(xs[1:], start=2):
+        for d, (a, b) in enumerate(zip(xs[0].shape, x.shape, strict=True)):
+            if d != skip and a != b:
+                return i, d
+    return None
+
+
+def _sizes(xs: list[TensorType], i: int, d: int) -> tuple[str, str]:
+    """``expected`` and ``got`` texts for a size mismatch in dim ``d`` of input ``i``."""
+    return f"{xs[0].shape[d]} in dim {d} (as input 1)", f"{xs[i - 1].shape[d]} in dim {d} at input {i}"
 
 
 class _Elementwise(LayerType):
@@ -41,24 +55,21 @@ class _Elementwise(LayerType):
 
     @classmethod
     def infer(cls, p: LayerParams, xs: list[TensorType]) -> TensorType:
-        _check_dtypes(cls.name, xs)
-        _check_ranks(cls.name, xs)
-        for i, x in enumerate(xs[1:], start=2):
-            # Symbolic dims must match as text: both paths must build the same expression.
-            diff = next(
-                (d for d, (a, b) in enumerate(zip(xs[0].shape, x.shape, strict=True)) if a != b), None
+        _check_inputs(xs)
+        found = _first_difference(xs)
+        if found is not None:
+            i, d = found
+            expected, got = _sizes(xs, i, d)
+            raise ShapeError(
+                f"the inputs must have the same shape (nothing broadcasts); dim {d} differs",
+                expected=expected,
+                got=got,
+                hint=(
+                    "add a projection (conv 1x1, or linear) on the skip path"
+                    if d in (1, xs[0].rank - 1)  # channels or features
+                    else "give both paths the same strides, padding and pooling"
+                ),
             )
-            if diff is not None:
-                raise ShapeError(
-                    f"{cls.name} needs inputs of the same shape (no broadcasting); dim {diff} differs",
-                    expected=f"{xs[0]} (as input 1)",
-                    got=f"{x} at input {i}",
-                    hint=(
-                        "add a projection (conv 1x1, or linear) on the skip path"
-                        if diff == 1 or diff == x.rank - 1
-                        else "give both paths the same strides, padding and pooling"
-                    ),
-                )
         return xs[0]
 
     @classmethod
@@ -124,8 +135,7 @@ class Concat(LayerType):
 
     @classmethod
     def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
-        _check_dtypes(cls.name, xs)
-        _check_ranks(cls.name, xs)
+        _check_inputs(xs)
         rank = xs[0].rank
         if not -rank <= p.dim < rank:
             raise ShapeError(
@@ -134,16 +144,15 @@ class Concat(LayerType):
                 got=str(p.dim),
             )
         d = p.dim % rank
-        for i, x in enumerate(xs[1:], start=2):
-            pairs = enumerate(zip(xs[0].shape, x.shape, strict=True))
-            diff = next((j for j, (a, b) in pairs if a != b and j != d), None)
-            if diff is not None:
-                raise ShapeError(
-                    f"concat along dim {d} needs the other dims to match; dim {diff} differs",
-                    expected=f"{xs[0]} (as input 1) apart from dim {d}",
-                    got=f"{x} at input {i}",
-                    hint=f"resize one input first, or concatenate along dim {diff}",
-                )
+        found = _first_difference(xs, skip=d)
+        if found is not None:
+            expected, got = _sizes(xs, *found)
+            raise ShapeError(
+                f"concat along dim {d} needs the other dims to match; dim {found[1]} differs",
+                expected=expected,
+                got=got,
+                hint="only the joined dim may differ: check `dim`, or resize an input first",
+            )
         joined = xs[0].shape[d]
         for x in xs[1:]:
             joined = dims.add(joined, x.shape[d])

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import NoReturn, Self
+from typing import NoReturn
 
-from pydantic import Field, NonNegativeInt, model_validator
+from pydantic import Field, NonNegativeInt, field_validator
 
 from archspec import dims
 from archspec.dims import TensorType
@@ -82,11 +82,12 @@ class Reshape(LayerType):
     class Params(LayerParams):
         shape: list[int] = Field(min_length=1)
 
-        @model_validator(mode="after")
-        def _check(self) -> Self:
-            if any(d == 0 or d < -1 for d in self.shape) or self.shape.count(-1) > 1:
-                raise ValueError("shape entries are positive sizes, with at most one -1")
-            return self
+        @field_validator("shape")
+        @classmethod
+        def _check(cls, shape: list[int]) -> list[int]:
+            if any(d == 0 or d < -1 for d in shape) or shape.count(-1) > 1:
+                raise ValueError("entries are positive sizes, with at most one -1")
+            return shape
 
     examples = [
         ({"shape": [4, 3]}, [TensorType(("batch", 12))]),
@@ -148,11 +149,12 @@ class Permute(LayerType):
     class Params(LayerParams):
         dims: list[NonNegativeInt] = Field(min_length=1)
 
-        @model_validator(mode="after")
-        def _check(self) -> Self:
-            if sorted(self.dims) != list(range(len(self.dims))):
-                raise ValueError(f"dims must be a permutation of 0..{len(self.dims) - 1}")
-            return self
+        @field_validator("dims")
+        @classmethod
+        def _check(cls, order: list[int]) -> list[int]:
+            if sorted(order) != list(range(len(order))):
+                raise ValueError(f"must be a permutation of 0..{len(order) - 1}")
+            return order
 
     examples = [
         ({"dims": [0, 2, 1]}, [TensorType(("batch", "seq", 4))]),

@@ -17,6 +17,7 @@ GREY = "#6c757d"
 # fill, border for each kind of box
 BOX_COLORS = {
     "input": ("#e7f5ff", "#1c7ed6"),
+    "port": ("#ffffff", "#868e96"),
     "layer": ("#ffffff", "#495057"),
     "merge": ("#fff4e6", "#e8590c"),
     "block": ("#f3f0ff", "#7048e8"),
@@ -77,12 +78,15 @@ def _item(item: Box | Cluster, lines: list[str], pad: str) -> None:
         return
     fill, border = CLUSTER_COLORS[item.kind]
     style = "rounded,filled,dashed" if item.frozen else "rounded,filled"
-    title = f'<B>{esc(item.title)}</B><BR ALIGN="LEFT"/>'
-    if item.subtitle:
-        title += f'<FONT POINT-SIZE="9" COLOR="{GREY}">{esc(item.subtitle)}</FONT><BR ALIGN="LEFT"/>'
+    if item.kind == "model":
+        title = f'<B>{esc(item.title)}</B><BR ALIGN="LEFT"/>'
+        if item.subtitle:
+            title += f'<FONT POINT-SIZE="9" COLOR="{GREY}">{esc(item.subtitle)}</FONT><BR ALIGN="LEFT"/>'
+    else:  # the title is on the frame's entry node, where no edge crosses it
+        title = ""
     lines.append(f"{pad}subgraph {quote(item.id)} {{")
     lines.append(
-        f"{pad}  graph [label=<{title}>, style={quote(style)}, "
+        f"{pad}  graph [label={f'<{title}>' if title else quote('')}, style={quote(style)}, "
         f"fillcolor={quote(FROZEN_FILL if item.frozen else fill)}, color={quote(border)}, "
         f"fontsize=11, labeljust=l, penwidth={1.6 if item.kind == 'model' else 1}];"
     )
@@ -93,6 +97,8 @@ def _item(item: Box | Cluster, lines: list[str], pad: str) -> None:
 
 def _box_attrs(b: Box) -> str:
     fill, border = BOX_COLORS[b.kind]
+    if b.kind == "port":
+        return f"label=<{_box_label(b)}>, shape=plaintext, style=solid"
     style = ["filled"]
     if b.kind in ("input", "layer", "merge", "note"):
         style.append("rounded")
@@ -118,6 +124,8 @@ def box_lines(b: Box) -> list[str]:
     """The plain-text lines of a box: title, shape, then name, counts and marks."""
     if b.kind == "input":
         return [f"{b.name}", b.shape]
+    if b.kind == "port":
+        return [b.title, b.note]
     meta = [b.name + (" (output)" if b.output else "")]
     if b.params:
         meta.append(f"{b.params:,} params")
@@ -133,6 +141,8 @@ def box_lines(b: Box) -> list[str]:
 def _box_label(b: Box) -> str:
     lines = box_lines(b)
     head = f"<B>{esc(lines[0])}</B>"
+    if b.kind == "port":
+        return head + (f'<BR/><FONT POINT-SIZE="9" COLOR="{GREY}">{esc(lines[1])}</FONT>' if lines[1] else "")
     rows = [head, f'<FONT POINT-SIZE="10">{esc(lines[1])}</FONT>']
     rows += [f'<FONT POINT-SIZE="9" COLOR="{GREY}">{esc(line)}</FONT>' for line in lines[2:] if line]
     return "<BR/>".join(rows)

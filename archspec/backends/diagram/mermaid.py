@@ -12,9 +12,18 @@ import json
 from archspec.backends.diagram.dot import box_lines
 from archspec.backends.diagram.view import Box, Cluster, Drawing, clip
 
-_ENTITIES = {'"': "#quot;", "#": "#35;", "<": "#lt;", ">": "#gt;", "&": "#amp;", "`": "#96;"}
+_ENTITIES = {
+    '"': "#quot;",
+    "#": "#35;",
+    "<": "#lt;",
+    ">": "#gt;",
+    "&": "#amp;",
+    "`": "#96;",
+    "%": "#37;",
+}
 CLASSES = {
     "input": "fill:#e7f5ff,stroke:#1c7ed6",
+    "port": "fill:none,stroke:none",
     "layer": "fill:#ffffff,stroke:#495057",
     "merge": "fill:#fff4e6,stroke:#e8590c",
     "block": "fill:#f3f0ff,stroke:#7048e8",
@@ -68,7 +77,9 @@ def _item(item: Box | Cluster, ids: dict[str, str], lines: list[str], pad: str) 
         lines.extend(f"{pad}class {mid} {c}" for c in classes[1:])
         return
     cid = ids[item.id] = f"c{len(ids) + 1}"
-    title = label(item.title) + (f"<br/>{label(item.subtitle)}" if item.subtitle else "")
+    title = " "  # a block's title is on its entry node, where no edge crosses it
+    if item.kind == "model":
+        title = label(item.title) + (f"<br/>{label(item.subtitle)}" if item.subtitle else "")
     lines.append(f'{pad}subgraph {cid}["{title}"]')
     for sub in item.items:
         _item(sub, ids, lines, pad + "  ")

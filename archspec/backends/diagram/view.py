@@ -23,7 +23,7 @@ MAX_DRAWN = 1500  # above this many drawn nodes, draw collapsed (depth 1)
 DIRECTIONS = ("TB", "LR")
 MAX_TEXT = 90
 
-BoxKind = Literal["input", "layer", "merge", "block", "repeat", "model", "note"]
+BoxKind = Literal["input", "port", "layer", "merge", "block", "repeat", "model", "note"]
 ClusterKind = Literal["model", "block", "repeat", "call"]
 EdgeKind = Literal["flow", "skip", "call"]
 
@@ -141,7 +141,7 @@ def count_drawn(graph: Graph, depth: int | None, drawn: set[str], cap: int, leve
         if n > cap:
             break
         if node.sub is not None and _expand(node, level, depth, drawn):
-            n += 1 + count_drawn(node.sub, depth, drawn, cap - n, level + 1)
+            n += len(node.sub.inputs) + count_drawn(node.sub, depth, drawn, cap - n, level + 1)
         else:
             n += 1
     return n
@@ -189,7 +189,7 @@ class _Builder:
             if node.sub is not None and _expand(node, level, self.depth, self.drawn):
                 frame = self._frame(node, root, live)
                 into.append(frame)
-                inner = dict(zip(node.sub.inputs, srcs))
+                inner = self._ports(node, node.sub, frame, root, srcs)
                 got = self.graph(node.sub, root, level + 1, frame.items, inner, live)
                 prod[node.name] = got.get(node.sub.outputs[0]) if node.sub.outputs else None
                 continue
@@ -203,6 +203,21 @@ class _Builder:
             if node.kind == "model" and node.type in self.drawn:
                 self.calls.append((box.id, node.type))
         return prod
+
+    def _ports(
+        self, node: Node, sub: Graph, frame: Cluster, root: str, srcs: list[str | None]
+    ) -> dict[str, str | None]:
+        """A frame's entry nodes, one per input of the sub-graph: the first carries the title."""
+        ports: dict[str, str | None] = {}
+        for i, (inp, src) in enumerate(zip(sub.inputs, srcs)):
+            title = frame.title if i == 0 else f"input {inp}"
+            sub_line = frame.subtitle if i == 0 else ""
+            box = Box(self._id(_key(root, f"{node.path}.{inp}")), "port", title, note=sub_line)
+            box.frozen = frame.frozen
+            ports[inp] = self._add(frame.items, box)
+            if src is not None and ports[inp] is not None:
+                self.d.edges.append(Edge(src, box.id))
+        return ports
 
     def finish(self) -> None:
         for box_id, model in self.calls:
@@ -303,17 +318,27 @@ def _key(root: str, path: str) -> str:
 
 
 def _repeat_title(node: Node) -> str:
+    """``basic(channels=64, stride=2|1) × 2``: settings that differ between copies list their values."""
     n = node.args.get("count", 0)
-    first = node.sub.nodes.get("0") if node.sub is not None else None
-    inner = (first.label + _args(first)) if first is not None else node.type
-    return f"{inner} × {n}"
+    copies = list(node.sub.body()) if node.sub is not None else []
+    if not copies:
+        return f"{node.type} × {n}"
+    if copies[0].kind == "block":
+        return f"{node.type}{_args(*copies)} × {n}"
+    labels = list(dict.fromkeys(c.label for c in copies))
+    return f"{labels[0]} × {n}" if len(labels) == 1 else f"{node.type} (varied) × {n}"
 
 
-def _args(node: Node) -> str:
-    if node.kind != "block" or not node.args:
+def _args(*nodes: Node) -> str:
+    """Block arguments as ``(k=v, ...)``; across several copies, ``k=v1|v2`` where they differ."""
+    if not nodes or nodes[0].kind != "block" or not nodes[0].args:
         return ""
-    text = ", ".join(f"{k}={v}" for k, v in node.args.items())
-    return f"({text})"
+    parts = []
+    for k in nodes[0].args:
+        values = list(dict.fromkeys(str(c.args.get(k)) for c in nodes))
+        shown = values if len(values) <= 3 else [*values[:3], "…"]
+        parts.append(f"{k}={'|'.join(shown)}")
+    return f"({', '.join(parts)})"
 
 
 def _local(node: Node) -> str:
@@ -340,9 +365,13 @@ def _totals(a: Analysis) -> str:
 
 def clip(text: str, limit: int = MAX_TEXT) -> str:
     """One line of plain text: control characters become spaces; long text is cut with '…'."""
-    flat = "".join(" " if ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 or 0xD800 <= ord(ch) < 0xE000 else ch
-                   for ch in str(text))
+    flat = "".join(" " if _control(ch) else ch for ch in str(text))
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def _control(ch: str) -> bool:
+    o = ord(ch)
+    return o < 32 or 0x7F <= o < 0xA0 or 0xD800 <= o < 0xE000 or o in (0x2028, 0x2029, 0xFFFE, 0xFFFF)
 
 
 def _ident(text: str) -> str:

@@ -1,0 +1,118 @@
+"""The static core: committed docs are current, the JSON contract, no torch on the check path."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import archspec
+from archspec.cli import main
+from archspec.reference import layer_reference
+from archspec.spec.schema import schema, schema_text
+
+from conftest import ROOT, SPECS  # noqa: E402
+
+
+def cli(*args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(args))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_schema_is_committed_and_current(update_golden: bool) -> None:
+    path = ROOT / "docs" / "archspec.schema.json"
+    if update_golden:
+        path.write_text(schema_text())
+    assert path.read_text() == schema_text(), "run `archspec schema -o docs/archspec.schema.json`"
+
+
+def test_layer_reference_is_current(update_golden: bool) -> None:
+    path = ROOT / "docs" / "layers.md"
+    if update_golden:
+        path.write_text(layer_reference())
+    assert path.read_text() == layer_reference(), "run `archspec layers --markdown > docs/layers.md`"
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_specs_validate_against_schema_and_have_modeline(path: Path) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    text = path.read_text()
+    assert text.startswith("# yaml-language-server: $schema=../docs/archspec.schema.json")
+    jsonschema.validate(yaml.safe_load(text), schema())
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_every_spec_checks(path: Path) -> None:
+    code, out, err = cli("check", str(path))
+    assert code == 0, err
+    assert "Total params:" in out
+
+
+def test_mlp_reproduces_seed_table() -> None:
+    code, out, _ = cli("check", str(ROOT / "specs" / "mlp.yaml"), "--batch", "64")
+    assert code == 0
+    rows = [line.split() for line in out.splitlines()]
+    table = [(r[0], r[-3] + r[-2], r[-1]) for r in rows if len(r) >= 4 and r[1].startswith("(") and r[0] != "Layer"]
+    assert table == [
+        ("fc1", "[64,516]", "66,564"),
+        ("relu1", "[64,516]", "0"),
+        ("fc2", "[64,516]", "266,772"),
+        ("relu2", "[64,516]", "0"),
+        ("fc3", "[64,1]", "517"),
+    ]
+    assert "Total params: 333,853" in out
+    assert "Trainable params: 333,853" in out
+    assert "Non-trainable params: 0" in out
+
+
+def test_json_contract() -> None:
+    code, out, _ = cli("check", str(ROOT / "specs" / "resnet18.yaml"), "--json", "--dim", "batch=8")
+    assert code == 0
+    data = json.loads(out)
+    (m,) = data["models"]
+    for key in ("name", "inputs", "outputs", "total_params", "trainable_params", "non_trainable_params",
+                "buffers", "macs", "nodes"):
+        assert key in m
+    assert m["inputs"] == {"x": {"shape": [8, 3, 224, 224], "dtype": "float32"}}
+    assert m["total_params"] == 11_689_512
+    for node in m["nodes"]:
+        assert {"name", "type", "inputs", "output_shape", "params", "trainable"} <= set(node)
+        assert all(isinstance(d, (int, str)) for d in node["output_shape"])
+    names = {n["name"] for n in m["nodes"]}
+    assert "layer2.0.conv1" in names and "layer2.0.shortcut.conv" in names
+
+
+def test_symbolic_dims_are_preserved() -> None:
+    a = archspec.analyze(str(ROOT / "specs" / "resnet18.yaml"))
+    assert a.node("layer1.0.conv1").out.shape == ("batch", 64, 56, 56)
+
+
+def test_python_api_load_and_analyze_text() -> None:
+    spec = archspec.load("inputs: {x: [batch, 4]}\nlayers:\n  - linear: 3\n  - relu\n")
+    a = archspec.analyze(spec)
+    assert a.total_params == 15 and a.outputs["relu1"].shape == ("batch", 3)
+
+
+def test_bad_dim_flag() -> None:
+    code, _, err = cli("check", str(ROOT / "specs" / "mlp.yaml"), "--dim", "seq")
+    assert code == 1 and "error[dim-size]" in err
+
+
+def test_check_does_not_import_torch() -> None:
+    code = (
+        "import sys, time; t = time.perf_counter(); from archspec.cli import main; "
+        "rc = main(['check', 'specs/resnet50.yaml', '--json']); "
+        "assert rc == 0; assert 'torch' not in sys.modules, 'torch was imported'; "
+        "print(time.perf_counter() - t, file=sys.stderr)"
+    )
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
