@@ -98,7 +98,9 @@ def _summary(a: Analysis) -> str:
 
 
 def _fallback_summary(a: Analysis) -> str:
-    rows = [(("  " * d) + f"{n.name} ({n.type})", str(n.out), f"{n.counts.params:,}") for d, n in a.graph.walk()]
+    rows = [
+        (("  " * d) + f"{n.name} ({n.type})", str(n.out), f"{n.counts.params:,}") for d, n in a.graph.walk()
+    ]
     w = max([len(r[0]) for r in rows] + [12])
     s = max([len(r[1]) for r in rows] + [12])
     lines = [f"{'Layer (type)':<{w}}  {'Output':<{s}}  Params"]

@@ -150,7 +150,8 @@ def _box_label(b: Box) -> str:
 
 def _edge_attrs(e: Edge) -> str:
     if e.kind == "skip":
-        return f" [color={quote(SKIP_COLOR)}, style=dashed, penwidth=1.3, label=<skip>, fontcolor={quote(SKIP_COLOR)}]"
+        color = quote(SKIP_COLOR)
+        return f" [color={color}, style=dashed, penwidth=1.3, label=<skip>, fontcolor={color}]"
     if e.kind == "call":
         return (
             f" [color={quote(CALL_COLOR)}, style=dotted, penwidth=1.3, constraint=false, "

@@ -18,7 +18,7 @@ from archspec.errors import ArchspecError
 from archspec.io import write_bytes, write_text
 from archspec.passes import Analysis
 
-__all__ = ["FORMATS", "DOT_TIMEOUT", "INSTALL_HINT", "find_dot", "render", "run_dot"]
+__all__ = ["DOT_TIMEOUT", "FORMATS", "INSTALL_HINT", "find_dot", "render", "run_dot"]
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".mmd": "mmd"}
 IMAGE_FORMATS = ("svg", "png", "pdf")

@@ -119,8 +119,10 @@ def build(
         notes.append(f"more than {limit:,} nodes at {where}: drawn collapsed (depth 1)")
         depth = 1
     first = analyses[0]
-    title = first.spec.name if len(analyses) > 1 or first.model == first.spec.name else (
-        f"{first.spec.name} · {first.model}"
+    title = (
+        first.spec.name
+        if len(analyses) > 1 or first.model == first.spec.name
+        else (f"{first.spec.name} · {first.model}")
     )
     subtitle = "" if len(analyses) > 1 else _totals(first)
     d = Drawing(_ident(first.spec.name) or "model", title, subtitle, direction, notes=notes)
@@ -175,7 +177,13 @@ class _Builder:
             self._mark_output(prod.get(out))
 
     def graph(
-        self, g: Graph, root: str, level: int, into: list[Box | Cluster], ports: dict[str, str | None], on: bool
+        self,
+        g: Graph,
+        root: str,
+        level: int,
+        into: list[Box | Cluster],
+        ports: dict[str, str | None],
+        on: bool,
     ) -> dict[str, str | None]:
         """Draw ``g``'s nodes into ``into``; return the drawn producer of each node name."""
         prod = dict(ports)
@@ -209,7 +217,7 @@ class _Builder:
     ) -> dict[str, str | None]:
         """A frame's entry nodes, one per input of the sub-graph: the first carries the title."""
         ports: dict[str, str | None] = {}
-        for i, (inp, src) in enumerate(zip(sub.inputs, srcs)):
+        for i, (inp, src) in enumerate(zip(sub.inputs, srcs, strict=True)):
             title = frame.title if i == 0 else f"input {inp}"
             sub_line = frame.subtitle if i == 0 else ""
             box = Box(self._id(_key(root, f"{node.path}.{inp}")), "port", title, note=sub_line)
@@ -252,9 +260,7 @@ class _Builder:
         return out
 
     def _input(self, node: Node, root: str) -> Box:
-        return Box(
-            self._id(_key(root, node.path)), "input", "input", clip(node.name), clip(_shape(node))
-        )
+        return Box(self._id(_key(root, node.path)), "input", "input", clip(node.name), clip(_shape(node)))
 
     def _box(self, node: Node, root: str, live: bool, fan_in: int) -> Box:
         c = node.counts
@@ -294,7 +300,7 @@ class _Builder:
         else:
             kind, title = "call", f"{_local(node)}: model {node.type}"
         sub = f"{c.params:,} params" if c.params else ""
-        if c.frozen and not c.trainable or not live:
+        if (c.frozen and not c.trainable) or not live:
             sub = (sub + " · " if sub else "") + "frozen"
         return Cluster(self._id("cluster_" + _key(root, node.path)), kind, clip(title), sub, not live)
 
