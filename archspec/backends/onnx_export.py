@@ -129,9 +129,10 @@ def export_analysis(
         tmp = tmpdir / target.name
         say(f"exporting {a.model} to ONNX (opset {opset})...")
         program = _run_exporter(a, module, plan, opset)
-        _annotate(program.model, a)
+        _check_dims_kept(a, program, plan)
+        _annotate(program.model, a, module)
         _save(program.model, tmp, data_name)
-        program.release()
+        del program
         t1 = time.perf_counter()
         opset_written, max_diff, checked = _verify(a, module, tmp, plan, tol, say)
         t2 = time.perf_counter()
@@ -358,7 +359,7 @@ def _run_exporter(a: Analysis, module: torch.nn.Module, plan: _SizePlan, opset: 
     import torch
 
     args = _inputs(a, plan.trace)
-    with _captured() as log:
+    with _captured() as log, _fresh_rnn_dispatch():
         try:
             program = torch.onnx.export(
                 module,
@@ -384,6 +385,49 @@ def _run_exporter(a: Analysis, module: torch.nn.Module, plan: _SizePlan, opset: 
     ) from err
 
 
+@contextlib.contextmanager
+def _fresh_rnn_dispatch() -> Iterator[None]:
+    """Work around a torch bug: for dynamic shapes the exporter swaps in a while-loop
+    decomposition of aten.lstm/gru by editing ``py_kernels`` without clearing the op's
+    dispatch cache, so a second export in one process (and eager runs after the first)
+    may use a stale kernel; the second export then bakes the traced sequence length."""
+    _clear_rnn_dispatch()
+    try:
+        yield
+    finally:
+        _clear_rnn_dispatch()
+
+
+def _clear_rnn_dispatch() -> None:
+    import torch
+
+    for name in ("lstm", "gru", "rnn_tanh", "rnn_relu"):
+        packet = getattr(torch.ops.aten, name, None)
+        for overload in ("input", "data"):
+            cache = getattr(getattr(packet, overload, None), "_dispatch_cache", None)
+            if isinstance(cache, dict):
+                cache.clear()
+
+
+def _check_dims_kept(a: Analysis, program: Any, plan: _SizePlan) -> None:
+    """The exporter may silently fix a dynamic dim at its traced size (it "refines" the
+    dynamic shapes from torch.export's suggested fixes); say so before verifying."""
+    import onnx_ir as ir
+
+    for value, (name, t) in zip(program.model.graph.inputs, a.inputs.items()):
+        if value.shape is None:
+            continue
+        for i, (d, ours) in enumerate(zip(value.shape, t.shape)):
+            if isinstance(ours, str) and not isinstance(d, ir.SymbolicDim):
+                raise ArchspecError(
+                    "export",
+                    f"the exporter fixed dim {i} ('{ours}') of input '{name}' at its traced size {d}",
+                    node=name,
+                    hint="a layer's torch code specializes on that size; fix it with sizes (--size "
+                    f"{ours}=N) to export a static graph",
+                )
+
+
 def _export_hint(err: Exception, plan: _SizePlan) -> str:
     text = str(err)
     if "Constraints violated" in text or "specialized" in text or "guard" in text.lower():
@@ -395,7 +439,7 @@ def _export_hint(err: Exception, plan: _SizePlan) -> str:
 # Carrying archspec's knowledge into the file ----------------------------------------------
 
 
-def _annotate(model: onnx_ir.Model, a: Analysis) -> None:
+def _annotate(model: onnx_ir.Model, a: Analysis, module: torch.nn.Module) -> None:
     import archspec
 
     spec = a.spec
@@ -422,7 +466,7 @@ def _annotate(model: onnx_ir.Model, a: Analysis) -> None:
     )
     _name_io(model.graph.inputs, a.inputs, "input")
     _name_io(model.graph.outputs, a.outputs, "output")
-    _name_nodes(model.graph, a)
+    _name_nodes(model.graph, a, {name for name, _ in module.named_modules()})
 
 
 def _name_io(values: Sequence[Any], types: dict[str, TensorType], what: str) -> None:
@@ -433,17 +477,19 @@ def _name_io(values: Sequence[Any], types: dict[str, TensorType], what: str) -> 
         value.doc_string = f"archspec {what} '{name}': {t}"
         if value.shape is None or len(value.shape) != t.rank:
             continue  # verification reports the rank mismatch
-        dims = [d if isinstance(d, int) else ir.SymbolicDim(d) for d in t.shape]
+        # Name only the dims that are symbolic in the file too: a fixed size stays visible.
+        dims = [ir.SymbolicDim(ours) if isinstance(d, ir.SymbolicDim) and isinstance(ours, str) else d
+                for d, ours in zip(value.shape, t.shape)]
         value.shape = ir.Shape(dims)
 
 
-def _name_nodes(graph: onnx_ir.Graph, a: Analysis) -> None:
+def _name_nodes(graph: onnx_ir.Graph, a: Analysis, modules: set[str]) -> None:
     """Name each ONNX node after the module it came from (``layer1.0.conv1/Conv``) and record
     the archspec node it belongs to in its metadata (``archspec.path``, ``archspec.layer``)."""
     nodes = {n.path: n for _, n in a.graph.walk()}
     used: dict[str, int] = {}
     for node in graph:
-        scope = _module_path(node.metadata_props.get("pkg.torch.onnx.name_scopes"))
+        scope = _module_path(node.metadata_props.get("pkg.torch.onnx.name_scopes"), modules)
         if scope is None:
             continue
         owner = _owner(scope, nodes)
@@ -456,8 +502,10 @@ def _name_nodes(graph: onnx_ir.Graph, a: Analysis) -> None:
         node.name = base if count == 0 else f"{base}_{count}"
 
 
-def _module_path(scopes: str | None) -> str | None:
-    """``"['', 'layer1', '0', 'conv1', 'conv2d']"`` -> ``layer1.0.conv1`` (the op name dropped)."""
+def _module_path(scopes: str | None, modules: set[str]) -> str | None:
+    """``"['', 'layer1', '0', 'conv1', 'conv2d']"`` -> ``layer1.0.conv1``: the scopes that
+    name submodules (some scopes are full paths, ``['', 'enc', 'enc.self_attn', 'view']``;
+    the op comes last)."""
     if not scopes:
         return None
     try:
@@ -466,7 +514,14 @@ def _module_path(scopes: str | None) -> str | None:
         return None
     if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
         return None
-    return ".".join(p for p in parts[:-1] if p)
+    path = ""
+    for part in parts:  # a scope is a submodule's name, or (for some) its full path
+        joined = f"{path}.{part}" if path else part
+        if part and joined in modules:
+            path = joined
+        elif part in modules and part.startswith(f"{path}."):
+            path = part
+    return path
 
 
 def _owner(scope: str, nodes: Mapping[str, Any]) -> str | None:
@@ -546,12 +601,15 @@ def _check_inferred_outputs(a: Analysis, proto: onnx.ModelProto) -> None:
         raise ArchspecError(
             "export", f"ONNX shape inference (strict) fails: {_first_line(e)}", got=_tail(str(e))
         ) from e
-    for value, (name, t) in zip(inferred.graph.output, a.outputs.items()):
+    declared = [(v, n, t, "input") for v, (n, t) in zip(proto.graph.input, a.inputs.items())]
+    found = [(v, n, t, "output") for v, (n, t) in zip(inferred.graph.output, a.outputs.items())]
+    for value, name, t, what in declared + found:
         problem = _type_problem(value.type.tensor_type, t)
         if problem:
+            verb = "declares" if what == "input" else "infers"
             raise ArchspecError(
                 "export",
-                f"ONNX infers a different type for output '{name}': {problem}",
+                f"ONNX {verb} a different type for {what} '{name}': {problem}",
                 node=name,
                 expected=str(t),
                 got=_fmt_onnx_type(value.type.tensor_type),

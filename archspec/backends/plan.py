@@ -13,6 +13,7 @@ from archspec.dims import TensorType
 from archspec.ir.graph import Graph, Node
 from archspec.layers.base import TorchCtor, TorchFn
 from archspec.passes import Analysis
+from archspec.spec.inits import by_param
 
 
 @dataclass
@@ -46,6 +47,7 @@ class Plan:
     outputs: list[str] = field(default_factory=list)
     inits: list[tuple[str, str, Any]] = field(default_factory=list)  # (module path, param, scheme)
     ties: list[tuple[str, str]] = field(default_factory=list)  # (module path, source path)
+    penalties: list[tuple[str, float, float]] = field(default_factory=list)  # (module path, l1, l2)
     doc: str | None = None
 
     def walk(self) -> list[Plan]:
@@ -60,6 +62,11 @@ def plan_model(a: Analysis) -> Plan:
     plan = _graph_plan(a.graph, _class_name(a.model), "")
     plan.doc = a.graph.doc
     plan.ties = [(n.path, n.tie) for _, n in a.graph.walk() if n.kind == "layer" and n.tie]
+    plan.penalties = [
+        (n.path, n.regularizer.l1, n.regularizer.l2)
+        for _, n in a.graph.walk()
+        if n.kind == "layer" and n.regularizer is not None
+    ]
     return plan
 
 
@@ -103,8 +110,7 @@ def layer_inits(a: Analysis) -> list[tuple[str, str, Any]]:
     for _, node in a.graph.walk():
         if node.kind != "layer" or node.init is None:
             continue
-        schemes = node.init if isinstance(node.init, dict) else {"weight": node.init}
-        for param, scheme in schemes.items():
+        for param, scheme in by_param(node.init).items():
             out.append((node.path, param, scheme))
     return out
 

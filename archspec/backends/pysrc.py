@@ -13,7 +13,7 @@ import inspect
 from typing import Any
 
 from archspec import __version__
-from archspec.backends.init import SCHEMES, split
+from archspec.spec.inits import SCHEMES, split
 from archspec.backends.plan import Plan, Sub, layer_inits, plan_model
 from archspec.backends.torch_ops import fn_source
 from archspec.layers.base import TorchCtor
@@ -46,6 +46,7 @@ class _Emitter:
         plan = plan_model(a)
         extra = _model_lines(a, plan)
         name = self.cls(plan, extra, models=sorted(_called_models(a)), doc=a.graph.doc, unique=True)
+        self.classes[-1] += _penalty_method(plan)
         self.models[a.model] = name
         return name
 
@@ -176,6 +177,19 @@ def _model_lines(a: Analysis, plan: Plan) -> list[str]:
     for path, source in plan.ties:
         lines.append(f'self.get_submodule("{path}").weight = self.get_submodule("{source}").weight')
     return lines
+
+
+def _penalty_method(plan: Plan) -> str:
+    """``regularization_loss()``: the spec's L1/L2 weight penalties (0 when there are none)."""
+    lines = ["", f"{INDENT}def regularization_loss(self) -> torch.Tensor:", f"{INDENT * 2}total = torch.zeros(())"]
+    for path, l1, l2 in plan.penalties:
+        lines += [
+            f'{INDENT * 2}for name, w in self.get_submodule("{path}").named_parameters():',
+            f'{INDENT * 3}if "weight" in name:',
+            f"{INDENT * 4}total = total + {l1!r} * w.abs().sum() + {l2!r} * w.pow(2).sum()",
+        ]
+    lines.append(f"{INDENT * 2}return total")
+    return "\n".join(lines) + "\n"
 
 
 def _is_chain(plan: Plan) -> bool:

@@ -67,8 +67,10 @@ class _Builder:
             if self.device.type != "meta":
                 for path, param, scheme in layer_inits(a):
                     inits.apply(module, path, param, scheme)
-        for path, source in plan_model(a).ties:
+        plan = plan_model(a)
+        for path, source in plan.ties:
             _tie(module, path, source)
+        _add_regularization(module, plan.penalties)
         if self.dtype is not None:
             module = module.to(self.dtype)
         module.archspec_analysis = a  # type: ignore[assignment]
@@ -122,6 +124,25 @@ def _call_fn_fx(g: fx.Graph, fn: Any, args: list[Any]) -> Any:
             out = g.call_function(f, (out, a), dict(fn.kwargs))
         return out
     return g.call_function(f, (list(args),), dict(fn.kwargs))
+
+
+def _add_regularization(module: nn.Module, penalties: list[tuple[str, float, float]]) -> None:
+    """Give the model ``regularization_loss()``: the spec's L1/L2 penalties on weights."""
+
+    def regularization_loss(self: nn.Module) -> torch.Tensor:
+        return penalty(self, penalties)
+
+    type(module).regularization_loss = regularization_loss  # type: ignore[attr-defined]
+
+
+def penalty(module: nn.Module, penalties: list[tuple[str, float, float]]) -> torch.Tensor:
+    """Sum of l1 * |w| + l2 * w² over the weights (``weight*`` parameters) of each listed layer."""
+    total = torch.zeros(())
+    for path, l1, l2 in penalties:
+        for name, w in module.get_submodule(path).named_parameters():
+            if "weight" in name:
+                total = total + l1 * w.abs().sum() + l2 * w.pow(2).sum()
+    return total
 
 
 def _tie(module: nn.Module, path: str, source: str) -> None:

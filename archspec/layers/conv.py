@@ -61,12 +61,11 @@ def out_size(size: Dim, k: int, s: int, p: int, d: int = 1, ceil: bool = False) 
     span = d * (k - 1) + 1  # the effective kernel
     if s == 1:
         return dims.add(size, 2 * p - span + 1)
+    if ceil and s > span - p:
+        # The cap binds: as floor((size + c) / s) it is the smaller of the two for every size.
+        return dims.floordiv(dims.add(size, p + s - 1), s)
     rounding = s - 1 if ceil else 0
-    out = dims.add(dims.floordiv(dims.add(size, 2 * p - span + rounding), s), 1)
-    if ceil and s > span - p:  # otherwise the cap can never bind
-        cap = dims.floordiv(dims.add(size, p + s - 1), s)
-        out = min(out, cap) if isinstance(out, int) and isinstance(cap, int) else f"min({out}, {cap})"
-    return out
+    return dims.add(dims.floordiv(dims.add(size, 2 * p - span + rounding), s), 1)
 
 
 def spatial_out(

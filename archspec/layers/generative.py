@@ -71,8 +71,10 @@ class _ConvTranspose(LayerType):
     def infer(cls, p: Any, xs: list[TensorType]) -> TensorType:
         x = xs[0]
         need_float(x, cls.name)
-        latent = "a latent vector [batch, nz] needs a `reshape` to [batch, nz, 1, 1] first"
-        need_rank(x, (cls.nd + 1, cls.nd + 2), cls.name, hint=latent if cls.nd == 2 else None)
+        hint = None
+        if cls.nd == 2 and x.rank == 2:  # a latent vector [batch, nz]
+            hint = f"add `reshape: [{x.shape[1]}, 1, 1]` before it to make the latent a 1×1 map"
+        need_rank(x, (cls.nd + 1, cls.nd + 2), cls.name, hint=hint)
         c_in = cls._in_channels(x)
         if c_in % p.groups or p.out % p.groups:
             raise ShapeError(

@@ -14,6 +14,8 @@ from archspec.dims import TensorType
 from archspec.errors import ArchspecError
 from archspec.ir.graph import Counts, Graph, Node
 from archspec.layers.base import ShapeError, numel
+from archspec.spec import inits
+from archspec.spec.inits import by_param
 
 
 def count(graph: Graph, sizes: Mapping[str, int]) -> Counts:
@@ -52,6 +54,7 @@ class _Context:
             node.buffer_shapes = node.layer.buffers(node.params, xs)
         except ShapeError as e:
             raise ArchspecError(e.code, e.message, loc=node.loc, node=node.path, hint=e.hint) from None
+        _check_init(node)
         c = Counts()
         tied = self.tie(node) if node.tie else None
         for name, shape in node.weights.items():
@@ -101,6 +104,21 @@ class _Context:
         """A shape with every symbol sized (unsized symbols count as 1)."""
         sizes = _Defaults(self.sizes)
         return tuple(expr.eval_dim(d, sizes) for d in t.shape)
+
+
+def _check_init(node: Node) -> None:
+    if node.init is None:
+        return
+    for param, scheme in by_param(node.init).items():
+        why = inits.problem(scheme, node.weights.get(param))
+        if why:
+            raise ArchspecError(
+                "bad-value",
+                f"init of '{param}': {why}",
+                loc=node.loc,
+                node=node.path,
+                hint="parameters: " + (", ".join(node.weights) or "none"),
+            )
 
 
 class _Defaults(dict[str, int]):

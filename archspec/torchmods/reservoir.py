@@ -43,29 +43,41 @@ class Reservoir(nn.Module):
         self.weight_in = nn.Parameter(w_in.to(dtype), requires_grad=False)
         self.weight_res = nn.Parameter(w_res.to(dtype), requires_grad=False)
 
-    def _step(self, h: torch.Tensor, u_t: torch.Tensor) -> torch.Tensor:
-        pre = u_t + nn.functional.linear(h, self.weight_res)
-        return (1.0 - self.leak) * h + self.leak * torch.tanh(pre)
+    def _step(self, h: torch.Tensor, u_t: torch.Tensor, w_res: torch.Tensor) -> torch.Tensor:
+        pre = torch.tanh(u_t + nn.functional.linear(h, w_res))
+        return pre if self.leak == 1.0 else (1.0 - self.leak) * h + self.leak * pre
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u = nn.functional.linear(x, self.weight_in)  # W_in x_t for every step at once
         h = u.new_zeros(u.shape[0], self.size)
         if torch.compiler.is_exporting():
-            # A Python loop cannot run over a dynamic seq dim under torch.export; scan
-            # traces once and becomes an ONNX Scan.
-            from torch._higher_order_ops.scan import scan
-
-            def body(h: torch.Tensor, u_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-                h = self._step(h, u_t)
-                return h, h.clone()
-
-            last, states = scan(body, h, u, dim=1)
-            return last if self.output == "last" else states
+            return self._scan(h, u)
         steps = []
         for t in range(u.shape[1]):
-            h = self._step(h, u[:, t])
+            h = self._step(h, u[:, t], self.weight_res)
             steps.append(h)
         return h if self.output == "last" else torch.stack(steps, dim=1)
+
+    def _scan(self, h: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+        """The loop as one scan op, for torch.export: seq stays dynamic (an ONNX Scan)."""
+        from torch._higher_order_ops.scan import scan, scan_op
+
+        def step(h: torch.Tensor, u_t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            h = self._step(h, u_t, self.weight_res)
+            return h, h.clone()
+
+        def body(h: torch.Tensor, u_t: torch.Tensor, w_res: torch.Tensor) -> list[torch.Tensor]:
+            h = self._step(h, u_t, w_res)
+            return [h, h.clone()]
+
+        if torch.compiler.is_dynamo_compiling():  # strict export: dynamo traces scan()
+            last, states = scan(step, h, u, dim=1)
+        else:
+            # Non-strict export calls the operator itself: scan() compiles its body with a
+            # cache that can pin seq to the size of an earlier static export.
+            last, states = scan_op(body, [h], [u.movedim(1, 0)], (self.weight_res,))
+            states = states.movedim(0, 1)
+        return last if self.output == "last" else states
 
     def extra_repr(self) -> str:
         return f"{self.weight_in.shape[1]}, {self.size}, leak={self.leak}, output={self.output!r}"

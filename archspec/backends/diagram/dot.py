@@ -151,10 +151,10 @@ def _box_label(b: Box) -> str:
 def _edge_attrs(e: Edge) -> str:
     if e.kind == "skip":
         color = quote(SKIP_COLOR)
-        return f" [color={color}, style=dashed, penwidth=1.3, label=<skip>, fontcolor={color}]"
+        return f" [color={color}, style=dashed, penwidth=1.4, tooltip={quote('skip connection')}]"
     if e.kind == "call":
         return (
             f" [color={quote(CALL_COLOR)}, style=dotted, penwidth=1.3, constraint=false, "
-            f"lhead={quote(e.cluster)}, taillabel=<{esc(e.label)}>, fontcolor={quote(CALL_COLOR)}]"
+            f"lhead={quote(e.cluster)}, tooltip={quote(e.label)}]"
         )
     return f" [label=<{esc(e.label)}>]" if e.label else ""
