@@ -106,11 +106,11 @@ class _Emitter:
         return self.ctor(s.ctor)
 
     def ctor(self, c: TorchCtor) -> str:
-        prefix, _, cls = c.cls.partition(".")
-        if prefix != "nn":
-            self.families[prefix] = None
+        module = c.source_module
+        if module is not None:
+            self.families[module] = None
         args = ", ".join(f"{k}={_literal(v)}" for k, v in c.kwargs.items())
-        return f"{c.cls if prefix == 'nn' else cls}({args})"
+        return f"{c.cls if module is None else c.class_name}({args})"
 
     def sequential_body(self, plan: Plan, init: list[str]) -> str:
         items = [f'{INDENT * 3}("{s.name}", {self.expr(s)}),' for s in plan.subs]
@@ -213,9 +213,9 @@ def _analysis_of(a: Analysis, model: str) -> Analysis:
     return analyze(a.spec, model, a.sizes)
 
 
-def _family_source(family: str) -> str:
-    """The source of archspec.torchmods.<family>, minus its docstring and imports."""
-    module = importlib.import_module(f"archspec.torchmods.{family}")
+def _family_source(name: str) -> str:
+    """The source of a module of custom torch classes, minus its docstring and imports."""
+    module = importlib.import_module(name)
     source = inspect.getsource(module)
     tree = ast.parse(source)
     keep = []
@@ -228,7 +228,7 @@ def _family_source(family: str) -> str:
         start = (node.decorator_list[0].lineno if getattr(node, "decorator_list", None) else node.lineno) - 1
         end = node.end_lineno or node.lineno
         keep.append("\n".join(lines[start:end]))
-    return f"# --- from archspec.torchmods.{family} ---\n\n" + "\n\n\n".join(keep) + "\n"
+    return f"# --- from {name} ---\n\n" + "\n\n\n".join(keep) + "\n"
 
 
 def _literal(value: Any) -> str:

@@ -39,7 +39,8 @@ def module_class(cls: str) -> type[nn.Module]:
 
 
 def make_module(ctor: TorchCtor) -> nn.Module:
-    return module_class(ctor.cls)(**ctor.kwargs)
+    cls = ctor.impl if ctor.impl is not None else module_class(ctor.cls)
+    return cls(**ctor.kwargs)  # type: ignore[no-any-return]
 
 
 def call_fn(fn: TorchFn, inputs: list[Any]) -> Any:

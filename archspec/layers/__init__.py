@@ -45,10 +45,15 @@ def register_layer(cls: T) -> T:
     name = cls.name
     if not name.isidentifier() or name != name.lower():
         raise ValueError(f"layer name {name!r} must be a lower-case identifier")
-    if name in _REGISTRY and _REGISTRY[name] is not cls:
-        raise ValueError(f"layer type {name!r} is already registered")
+    old = _REGISTRY.get(name)
+    if old is not None and _qualname(old) != _qualname(cls):  # re-importing a module is fine
+        raise ValueError(f"layer type {name!r} is already registered by {_qualname(old)}")
     _REGISTRY[name] = cls
     return cls
+
+
+def _qualname(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def registry() -> dict[str, type[LayerType]]:

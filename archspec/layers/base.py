@@ -52,13 +52,31 @@ class ShapeError(Exception):
 
 @dataclass(frozen=True)
 class TorchCtor:
-    """How torch builds a layer: a class (``nn.Linear`` or an archspec module) and kwargs.
+    """How torch builds a layer: a class and its keyword arguments.
 
-    ``cls`` is looked up in archspec's own table of classes (never from the spec).
+    ``cls`` is ``"nn.<Class>"`` (torch.nn) or ``"<family>.<Class>"`` (archspec.torchmods.<family>),
+    names from the registry, never from a spec. A plugin passes its class itself (``of``).
     """
 
     cls: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    impl: Any = None  # a plugin's nn.Module subclass
+
+    @classmethod
+    def of(cls, module_cls: type, kwargs: dict[str, Any]) -> TorchCtor:
+        return cls(f"{module_cls.__module__}:{module_cls.__name__}", kwargs, module_cls)
+
+    @property
+    def source_module(self) -> str | None:
+        """The module whose source the standalone file copies (None for torch.nn)."""
+        if self.impl is not None:
+            return str(self.impl.__module__)
+        prefix = self.cls.partition(".")[0]
+        return None if prefix == "nn" else f"archspec.torchmods.{prefix}"
+
+    @property
+    def class_name(self) -> str:
+        return self.impl.__name__ if self.impl is not None else self.cls.rpartition(".")[2]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""An example archspec plugin: registers the `swiglu` layer type."""

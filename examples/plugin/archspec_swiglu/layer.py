@@ -1,0 +1,53 @@
+"""The `swiglu` layer: W2 (silu(W1 x) * W3 x), the feed-forward of LLaMA-style transformers.
+
+A plugin layer is an ordinary registered LayerType: static rules here (no torch import at
+module level), the torch module in ``modules.py``.
+"""
+
+from __future__ import annotations
+
+from pydantic import PositiveInt
+
+from archspec import LayerParams, LayerType, register_layer
+from archspec.dims import TensorType
+from archspec.layers.base import Shape, TorchCtor, need_float, need_int, numel
+
+
+@register_layer
+class SwiGLU(LayerType):
+    """SwiGLU feed-forward: ``w2(silu(w1(x)) * w3(x))`` over the last dimension, no biases."""
+
+    name = "swiglu"
+    family = "plugin"
+    primary = "hidden"
+
+    class Params(LayerParams):
+        hidden: PositiveInt
+
+    examples = [({"hidden": 8}, [TensorType(("batch", "seq", 6))])]
+
+    @classmethod
+    def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
+        need_float(xs[0], "swiglu")
+        need_int(xs[0].shape[-1], "the input features of swiglu")
+        return xs[0]
+
+    @classmethod
+    def weights(cls, p: Params, xs: list[TensorType]) -> dict[str, Shape]:
+        d = need_int(xs[0].shape[-1], "the input features of swiglu")
+        return {"w1.weight": (p.hidden, d), "w2.weight": (d, p.hidden), "w3.weight": (p.hidden, d)}
+
+    @classmethod
+    def macs(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        return 3 * numel(out) * p.hidden
+
+    @classmethod
+    def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
+        from archspec_swiglu.modules import SwiGLUModule
+
+        d = need_int(xs[0].shape[-1], "the input features of swiglu")
+        return TorchCtor.of(SwiGLUModule, {"dim": d, "hidden": p.hidden})
+
+    @classmethod
+    def label(cls, p: Params) -> str:
+        return f"SwiGLU → {p.hidden}"
