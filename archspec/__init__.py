@@ -35,14 +35,15 @@ _WHERE = {
     "register_layer": "archspec.layers",
     "Spec": "archspec.spec",
     "load": "archspec.spec",
-    "build": "archspec.backends.torch_build",
+    "build": "archspec.building",
     "example_inputs": "archspec.backends.torch_build",
     "export_onnx": "archspec.backends.onnx_export",
 }
 
 if TYPE_CHECKING:
     from archspec.backends.onnx_export import export_onnx
-    from archspec.backends.torch_build import build, example_inputs
+    from archspec.backends.torch_build import example_inputs
+    from archspec.building import build
     from archspec.errors import ArchspecError
     from archspec.layers import LayerParams, LayerType, register_layer
     from archspec.passes import Analysis, analyze

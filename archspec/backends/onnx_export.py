@@ -278,7 +278,7 @@ class _SizePlan:
         raise ArchspecError(
             "unsupported",
             f"no sizes of {', '.join(dims)} found that every layer of '{a.model}' accepts",
-            hint="fix those dims with sizes (--size NAME=N) and export again",
+            hint="fix those dims with sizes (--dim NAME=N) and export again",
         )
 
 
@@ -332,7 +332,7 @@ def _torch_dim(a: Analysis, inp: str, dim: str, named: dict[str, Any]) -> Any:
             "unsupported",
             f"input '{inp}' has the dim '{dim}', which cannot be a dynamic ONNX axis ({e})",
             node=inp,
-            hint="use a plain symbol, or fix its symbols with sizes (--size NAME=N)",
+            hint="use a plain symbol, or fix its symbols with sizes (--dim NAME=N)",
         ) from None
 
 
@@ -423,7 +423,7 @@ def _check_dims_kept(a: Analysis, program: Any, plan: _SizePlan) -> None:
                     "export",
                     f"the exporter fixed dim {i} ('{ours}') of input '{name}' at its traced size {d}",
                     node=name,
-                    hint="a layer's torch code specializes on that size; fix it with sizes (--size "
+                    hint="a layer's torch code specializes on that size; fix it with sizes (--dim "
                     f"{ours}=N) to export a static graph",
                 )
 
@@ -432,7 +432,7 @@ def _export_hint(err: Exception, plan: _SizePlan) -> str:
     text = str(err)
     if "Constraints violated" in text or "specialized" in text or "guard" in text.lower():
         dims = ", ".join(plan.dims)
-        return f"the model constrains a dynamic dim ({dims}); fix it with sizes (--size NAME=N)"
+        return f"the model constrains a dynamic dim ({dims}); fix it with sizes (--dim NAME=N)"
     return "the exporter's messages are above; the layer named there may need a different setting"
 
 

@@ -13,7 +13,7 @@ def infer_shapes(graph: Graph, given: list[TensorType] | None = None) -> None:
     for i, name in enumerate(graph.inputs):
         node = graph.nodes[name]
         if given is None:
-            node.out = node.input_type
+            node.out = _check_size(node, node.input_type) if node.input_type else None
         elif node.input_type is not None:
             node.out = _bind(node, given[i])
         else:
@@ -21,7 +21,7 @@ def infer_shapes(graph: Graph, given: list[TensorType] | None = None) -> None:
     for node in graph.body():
         xs = [graph.nodes[i].out for i in node.inputs]
         types = [x for x in xs if x is not None]
-        node.out = _infer_node(graph, node, types)
+        node.out = _check_size(node, _infer_node(graph, node, types))
 
 
 def _infer_node(graph: Graph, node: Node, xs: list[TensorType]) -> TensorType:
@@ -44,6 +44,35 @@ def _infer_node(graph: Graph, node: Node, xs: list[TensorType]) -> TensorType:
     out = node.sub.nodes[outs[0]].out
     assert out is not None
     return out
+
+
+MAX_NUMEL = 2**62  # torch indexes tensors with int64
+
+
+def _check_size(node: Node, t: TensorType) -> TensorType:
+    """Every known dim is positive and a tensor's known elements fit int64 indexing."""
+    n = 1
+    for i, d in enumerate(t.shape):
+        if isinstance(d, int):
+            if d <= 0:
+                raise ArchspecError(
+                    "shape-mismatch",
+                    f"({node.type}) the output would have size {d} in dim {i}",
+                    loc=node.loc,
+                    node=node.path,
+                    got=str(t),
+                    hint="the input is too small for this layer's settings",
+                )
+            n *= d
+    if n > MAX_NUMEL:
+        raise ArchspecError(
+            "limit",
+            f"({node.type}) the output has {n:.3g} elements, more than a tensor can index (2^62)",
+            loc=node.loc,
+            node=node.path,
+            got=str(t),
+        )
+    return t
 
 
 def _bind(node: Node, got: TensorType) -> TensorType:

@@ -1,0 +1,42 @@
+"""``archspec.build``'s entry point: refuse an over-budget build before torch is imported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from archspec.guard import check_budget
+from archspec.passes import analyze
+from archspec.spec import Spec, load
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+def build(
+    spec: Spec | str | Path,
+    model: str | None = None,
+    *,
+    device: Any = "cpu",
+    dtype: Any = None,
+    seed: int | None = None,
+    memory_budget: int | None = None,
+) -> nn.Module:
+    """Build one model of a spec as a ``torch.nn.Module`` (the first model by default).
+
+    Submodules follow the spec's names; ``device="meta"`` allocates no weights; a ``seed``
+    (or the spec's) gives identical weights on every build. Weights beyond the memory budget
+    (half the available memory, ``ARCHSPEC_MEMORY_BUDGET``, or ``memory_budget`` bytes) are
+    refused from the static counts, before torch is even imported.
+    """
+    s = spec if isinstance(spec, Spec) else load(spec)
+    name = s.pick(model)[0]
+    if str(device) != "meta":
+        check_budget(analyze(s, name), _dtype_name(dtype), memory_budget)
+    from archspec.backends import torch_build
+
+    return torch_build.build(s, name, device=device, dtype=dtype, seed=seed, memory_budget=memory_budget)
+
+
+def _dtype_name(dtype: Any) -> str | None:
+    return None if dtype is None else str(dtype).removeprefix("torch.")
