@@ -29,6 +29,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps({"error": e.to_dict()}, indent=2))
         print(e.format(), file=sys.stderr)
         return EXIT_ERROR
+    except OSError as e:  # disk full, permission denied...: the environment, not a bug
+        where = f" '{e.filename}'" if e.filename else ""
+        err = ArchspecError("io", f"cannot write{where}: {e.strerror or e}; existing outputs were kept")
+        print(err.format(), file=sys.stderr)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

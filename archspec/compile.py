@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from archspec.errors import ArchspecError
+from archspec.io import Transaction
 from archspec.passes import Analysis, analyze_all
 from archspec.spec import load
 
@@ -26,12 +27,14 @@ def compile_spec(args: argparse.Namespace, sizes: dict[str, int]) -> int:
 
         print("\n\n".join(summary_text(a) for a in analyses))
         print()
-    out = Path(args.out)
     stem = _stem(spec.name)
-    written: list[Path] = []
-    for kind in emit:
-        written += _EMITTERS[kind](analyses, out, stem, args)
-    for path in written:
+    notes: list[str] = []
+    with Transaction(args.out) as tx:  # every artifact appears, or none does
+        for kind in emit:
+            _EMITTERS[kind](analyses, tx, stem, args, notes)
+    for note in notes:
+        print(note.replace(str(tx.stage), str(tx.out)))
+    for path in tx.targets():
         print(f"wrote {path}")
     return 0
 
@@ -64,9 +67,13 @@ def _available(kind: str) -> str | None:
     if kind in ("svg", "png", "pdf"):
         if importlib.util.find_spec("archspec.backends.diagram") is None:
             return "the diagram backend is not built yet"
-        from archspec.backends.diagram import dot_problem
+        from archspec.backends.diagram.render import INSTALL_HINT, PURE, find_dot
 
-        return dot_problem()
+        program = find_dot()
+        if program is None:
+            return f"no Graphviz dot program found: {INSTALL_HINT}"
+        if kind == "pdf" and Path(program).name.startswith(PURE):
+            return "PDF needs Graphviz's own dot (apt-get install graphviz); graphviz-pure writes SVG and PNG"
     if kind in ("dot", "mmd") and importlib.util.find_spec("archspec.backends.diagram") is None:
         return "the diagram backend is not built yet"
     return None
@@ -77,57 +84,57 @@ def _stem(name: str) -> str:
     return clean.strip("._") or "model"
 
 
-def _txt(analyses: list[Analysis], out: Path, stem: str, args: argparse.Namespace) -> list[Path]:
-    from archspec.io import write_text
+Emitter = Callable[[list[Analysis], Transaction, str, argparse.Namespace, list[str]], None]
+
+
+def _txt(analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.Namespace, notes: list[str]) -> None:
     from archspec.report import summary_text
 
     text = "\n\n".join(summary_text(a) for a in analyses) + "\n"
-    return [write_text(out / f"{stem}.summary.txt", text)]
+    tx.path(f"{stem}.summary.txt").write_text(text)
 
 
-def _json(analyses: list[Analysis], out: Path, stem: str, args: argparse.Namespace) -> list[Path]:
-    from archspec.io import write_text
+def _json(analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.Namespace, notes: list[str]) -> None:
     from archspec.report import to_json
 
-    return [write_text(out / f"{stem}.summary.json", json.dumps(to_json(analyses), indent=2) + "\n")]
+    tx.path(f"{stem}.summary.json").write_text(json.dumps(to_json(analyses), indent=2) + "\n")
 
 
-def _py(analyses: list[Analysis], out: Path, stem: str, args: argparse.Namespace) -> list[Path]:
+def _py(analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.Namespace, notes: list[str]) -> None:
     from archspec.backends.pysrc import emit
-    from archspec.io import write_text
 
-    return [write_text(out / f"{stem}.py", emit(analyses))]
+    tx.path(f"{stem}.py").write_text(emit(analyses))
 
 
-def _onnx(analyses: list[Analysis], out: Path, stem: str, args: argparse.Namespace) -> list[Path]:
+def _onnx(analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.Namespace, notes: list[str]) -> None:
     from archspec.backends.onnx_export import export_analysis
 
-    paths = []
     for a in analyses:
         name = stem if len(analyses) == 1 else f"{stem}.{a.model}"
+        target = tx.path(f"{name}.onnx")
+        if args.external_data:
+            tx.path(args.external_data)
         report = export_analysis(
             a,
-            out / f"{name}.onnx",
+            target,
             opset=args.opset,
             atol=args.atol,
             external_data=args.external_data,
             progress=not args.quiet and sys.stderr.isatty(),
         )
-        print(report.describe())
-        paths.extend(report.paths)
-    return paths
+        notes.append(report.describe())
 
 
-def _diagram(kind: str) -> Callable[[list[Analysis], Path, str, argparse.Namespace], list[Path]]:
-    def write(analyses: list[Analysis], out: Path, stem: str, args: argparse.Namespace) -> list[Path]:
+def _diagram(kind: str) -> Emitter:
+    def write(analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.Namespace, notes: list[str]) -> None:
         from archspec.backends.diagram import render
 
-        return [render(analyses, out / f"{stem}.{kind}", depth=args.depth, direction=args.direction)]
+        render(analyses, tx.path(f"{stem}.{kind}"), depth=args.depth, direction=args.direction)
 
     return write
 
 
-_EMITTERS: dict[str, Callable[[list[Analysis], Path, str, argparse.Namespace], list[Path]]] = {
+_EMITTERS: dict[str, Emitter] = {
     "txt": _txt,
     "json": _json,
     "py": _py,

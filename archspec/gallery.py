@@ -1,13 +1,18 @@
 """The gallery: one Markdown page with, for every spec in a folder, its header comment,
-its summary table and its diagram (an SVG beside the page).
+its summary table and its diagram (an SVG beside the page); and the architectures page,
+every architecture of the seed documents with its spec text, table and diagram.
 
 The output is deterministic: the same specs give the same bytes (SVGs lose graphviz's
 version comment; paths are written relative to the spec folder, never absolute).
+Regenerate the architectures page with ``python -m archspec.gallery`` (from the repository
+root) or ``pytest tests/test_specs.py --update-golden``.
 """
 
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from archspec.backends.diagram.render import render
@@ -17,10 +22,88 @@ from archspec.io import write_text
 from archspec.passes import Analysis, analyze_all
 from archspec.spec import load
 
-__all__ = ["EXPAND_MAX", "header_comment", "write_gallery"]
+__all__ = ["EXPAND_MAX", "SEED_ARCHITECTURES", "header_comment", "write_architectures", "write_gallery"]
 
 EXPAND_MAX = 40  # specs that draw more nodes than this fully expanded are drawn collapsed
+TABLE_ROWS = 40  # architectures page: tables longer than this fully expanded show fewer levels
 MODELINE = "yaml-language-server:"
+
+# The architectures of the seed documents, in the order docs/architectures.md shows them:
+# (section title, what the seeds say about it, the specs that show it).
+SEED_ARCHITECTURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (
+        "Perceptron",
+        "The earliest and simplest network (seed 003): a weighted sum of the inputs and a binary "
+        "threshold (step) activation, for linearly separable two-class problems.",
+        ("perceptron",),
+    ),
+    (
+        "Multi-layer perceptron (MLP)",
+        "Fully connected layers, every neuron of one layer connected to every neuron of the next "
+        "(seed 001's `SimpleMLP`, whose torchinfo table archspec reproduces), for tabular "
+        "regression and classification.",
+        ("mlp",),
+    ),
+    (
+        "Feedforward network (FNN)",
+        "Information flows one way, input to hidden to output, with no cycles (seed 003's Keras "
+        "8-12-8-1 binary classifier).",
+        ("fnn",),
+    ),
+    (
+        "Convolutional networks (CNN)",
+        "Convolutions slide small learned filters over an image and pooling reduces its size, so "
+        "features build up from edges to objects (seed 003's Keras CNN; LeNet-5 and VGG-16 as "
+        "classic classifiers; a U-Net for segmentation, with skip connections by `concat`).",
+        ("cnn", "lenet5", "vgg16", "unet"),
+    ),
+    (
+        "Recurrent networks: RNN, LSTM, GRU",
+        "Recurrent layers carry a hidden state along a sequence (seed 003's SimpleRNN and LSTM "
+        "classifiers, and a GRU stack forecasting a time series). An LSTM's gates and memory cell "
+        "keep long-range context; a GRU does the same with three gates.",
+        ("simple_rnn", "lstm_classifier", "gru_forecaster"),
+    ),
+    (
+        "Embeddings for text",
+        "Integer token ids index a learned table of vectors (seed 001's \"embeddings and token "
+        "representations\"), here read by a bidirectional LSTM to classify a text.",
+        ("text_classifier",),
+    ),
+    (
+        "Residual networks (ResNet)",
+        "Skip connections add a block's input to its output, so very deep networks train (seed "
+        "003's Keras ResNet50; ResNet-18 and ResNet-50 as torchvision builds them).",
+        ("resnet18", "resnet50"),
+    ),
+    (
+        "Transformers",
+        "Attention lets every position look at every other (seed 003's \"attention mechanisms, "
+        "popularized by the Transformer\"): a BERT-base encoder, GPT-2 small with its LM head tied "
+        "to the token embedding, and GPT-3 175B, checked statically without allocating a weight.",
+        ("transformer_encoder", "gpt2", "gpt3"),
+    ),
+    (
+        "Generative adversarial networks (GAN)",
+        "A generator draws data from noise and a discriminator judges it (seed 003's Keras GAN). "
+        "Several models live in one spec; the combined model calls both and freezes the "
+        "discriminator (`trainable: false`), sharing its modules. DCGAN does the same with "
+        "convolutions.",
+        ("gan", "dcgan"),
+    ),
+    (
+        "Echo state network (ESN)",
+        "A large fixed random recurrent reservoir maps the input into a rich state; only the "
+        "linear readout is trained (seed 003's conceptual `ESN`).",
+        ("esn",),
+    ),
+    (
+        "Dropout and regularization",
+        "Dropout zeroes random activations in training; L1/L2 penalties on weights (`regularizer`) "
+        "keep them small; `init` picks how weights start.",
+        ("regularized_mlp",),
+    ),
+)
 
 
 def write_gallery(spec_dir: Path, out_md: Path, assets_dir: Path) -> list[Path]:
@@ -58,6 +141,89 @@ def write_gallery(spec_dir: Path, out_md: Path, assets_dir: Path) -> list[Path]:
     return written
 
 
+def write_architectures(
+    spec_dir: Path,
+    out_md: Path,
+    assets_dir: Path,
+    order: Sequence[tuple[str, str, Sequence[str]]] = SEED_ARCHITECTURES,
+) -> list[Path]:
+    """Write the architectures page ``out_md``: for each ``(title, text, spec stems)`` of
+    ``order``, the text, then for each spec (``spec_dir/<stem>.yaml``) its source, its summary
+    table(s) and its diagram (an SVG in ``assets_dir``). Return the paths written, the page last."""
+    spec_dir, out_md, assets_dir = Path(spec_dir), Path(out_md), Path(assets_dir)
+    if not spec_dir.is_dir():
+        raise ArchspecError("file-not-found", f"'{spec_dir}' is not a folder of specs")
+    missing = [stem for _, _, stems in order for stem in stems if not (spec_dir / f"{stem}.yaml").is_file()]
+    if missing:
+        raise ArchspecError("file-not-found", f"no spec '{spec_dir.name}/{missing[0]}.yaml'")
+    written: list[Path] = []
+    sections: list[str] = []
+    for title, text, stems in order:
+        out = [f"## {_md_text(title)}", "", text, ""]
+        for stem in stems:
+            file = spec_dir / f"{stem}.yaml"
+            analyses = analyze_all(load(file))
+            depth = _diagram_depth(analyses)
+            svg = render(analyses, assets_dir / f"{stem}.svg", fmt="svg", depth=depth)
+            written.append(svg)
+            image = Path(os.path.relpath(svg, out_md.parent)).as_posix()
+            out.append(_architecture(file, f"{spec_dir.name}/{file.name}", analyses, image, depth))
+        sections.append("\n".join(out))
+    head = [
+        "# The seed architectures",
+        "",
+        "<!-- generated by `python -m archspec.gallery` (archspec.gallery.write_architectures): "
+        "do not edit by hand -->",
+        "",
+        "Every architecture the seed documents name, written as an archspec spec: the spec's "
+        "text (its header says what it is and where its reference parameter count comes from), "
+        "its summary table from `archspec check` and its diagram from `archspec render`. "
+        "Every count here is checked against the reference in `tests/test_specs.py`.",
+        "",
+    ]
+    head += [f"- [{_md_text(title)}](#{_anchor(title)})" for title, _, _ in order]
+    page = "\n".join(head) + "\n\n" + "\n".join(sections)
+    written.append(write_text(out_md, page.rstrip("\n") + "\n"))
+    return written
+
+
+def _architecture(file: Path, shown: str, analyses: list[Analysis], image: str, depth: int | None) -> str:
+    name = _md_text(analyses[0].spec.name)
+    source = file.read_text(encoding="utf-8").rstrip("\n")
+    fence = "````" if "```" in source else "```"
+    out = [f"### {name}", "", f"`{shown}`", "", f"{fence}yaml", source, fence, ""]
+    for a in analyses:
+        if len(analyses) > 1:
+            out += [f"Model `{a.model}`:", ""]
+        table = _summary(a, _table_depth(a)).replace(a.spec.path, shown)
+        out += ["```text", table.rstrip("\n"), "```", ""]
+    if depth is None:
+        view = "fully expanded"
+    elif depth == 1:
+        view = "collapsed: each block, repeat and model call is one node"
+    else:
+        view = f"{depth} levels deep: blocks, repeats and model calls below that are one node"
+    out += [f"![{name} diagram]({image})", "", f"*Diagram: {view}.*", ""]
+    return "\n".join(out)
+
+
+def _diagram_depth(analyses: list[Analysis]) -> int | None:
+    """The deepest view (fully expanded first) that draws at most ``EXPAND_MAX`` nodes."""
+    for depth in (None, 3, 2):
+        if _size(analyses, depth) <= EXPAND_MAX:
+            return depth
+    return 1
+
+
+def _table_depth(a: Analysis) -> int | None:
+    """The deepest table (all rows first) of at most ``TABLE_ROWS`` rows."""
+    rows = [d for d, _ in a.graph.walk()]
+    for depth in (None, 3, 2):
+        if sum(1 for d in rows if depth is None or d < depth) <= TABLE_ROWS:
+            return depth
+    return 1
+
+
 def header_comment(file: Path) -> list[str]:
     """The leading ``#`` comment lines of a YAML file, without the ``#`` and the modeline."""
     if file.suffix != ".yaml":
@@ -89,12 +255,12 @@ def _section(
     return "\n".join(out)
 
 
-def _summary(a: Analysis) -> str:
+def _summary(a: Analysis, depth: int | None = None) -> str:
     try:
         from archspec.report import summary_text
     except ImportError:  # the report module not there yet: a plain table
         return _fallback_summary(a)
-    return summary_text(a)
+    return summary_text(a, depth)
 
 
 def _fallback_summary(a: Analysis) -> str:
@@ -109,9 +275,9 @@ def _fallback_summary(a: Analysis) -> str:
     return "\n".join(lines)
 
 
-def _size(analyses: list[Analysis]) -> int:
+def _size(analyses: list[Analysis], depth: int | None = None) -> int:
     drawn = {a.model for a in analyses} if len(analyses) > 1 else set()
-    return sum(count_drawn(a.graph, None, drawn, MAX_DRAWN) for a in analyses)
+    return sum(count_drawn(a.graph, depth, drawn, MAX_DRAWN) for a in analyses)
 
 
 def _anchor(title: str) -> str:
@@ -120,3 +286,18 @@ def _anchor(title: str) -> str:
 
 def _md_text(line: str) -> str:
     return line.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m archspec.gallery [ROOT]``: regenerate ``ROOT/docs/architectures.md`` (and its
+    SVGs in ``ROOT/docs/architectures/``) from ``ROOT/specs``; ROOT defaults to ``.``."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    root = Path(args[0]) if args else Path(".")
+    docs = root / "docs"
+    for path in write_architectures(root / "specs", docs / "architectures.md", docs / "architectures"):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -59,3 +59,74 @@ def write_with(target: str | Path, writer: Callable[[Path], None]) -> Path:
     with atomic_path(target) as tmp:
         writer(tmp)
     return Path(target)
+
+
+class Transaction:
+    """Several outputs that appear together or not at all.
+
+    Files are written into a staging folder inside ``out`` (same filesystem), then each is
+    moved over its target with ``os.replace``. If any step fails, targets already replaced
+    get their old content back (kept as hard links) and the staging folder is removed.
+    """
+
+    def __init__(self, out: str | Path) -> None:
+        self.out = Path(out)
+        self.staged: list[str] = []
+        self.stage = Path()
+
+    def __enter__(self) -> Transaction:
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+            self.stage = Path(tempfile.mkdtemp(prefix=".archspec-", dir=self.out))
+        except OSError as e:
+            raise ArchspecError("io", f"cannot write into '{self.out}': {e.strerror}") from None
+        return self
+
+    def path(self, name: str) -> Path:
+        """Where to write output ``name`` (a file name in ``out``) before the commit."""
+        if Path(name).name != name or name.startswith("."):
+            raise ValueError(f"output names are plain file names: {name!r}")
+        self.staged.append(name)
+        return self.stage / name
+
+    def targets(self) -> list[Path]:
+        return [self.out / n for n in self.staged]
+
+    def __exit__(self, kind: object, exc: object, tb: object) -> None:
+        try:
+            if kind is None:
+                self._commit()
+        finally:
+            _remove_tree(self.stage)
+
+    def _commit(self) -> None:
+        done: list[tuple[Path, Path | None]] = []
+        try:
+            for name in self.staged:
+                target, staged = self.out / name, self.stage / name
+                if not staged.exists():
+                    continue
+                backup = None
+                if target.exists():
+                    backup = self.stage / f".old-{name}"
+                    os.link(target, backup)
+                os.chmod(staged, _mode(target))
+                os.replace(staged, target)
+                done.append((target, backup))
+        except BaseException as e:
+            for target, backup in reversed(done):
+                if backup is None:
+                    target.unlink(missing_ok=True)
+                else:
+                    os.replace(backup, target)
+            if isinstance(e, OSError):
+                raise ArchspecError(
+                    "io", f"cannot write into '{self.out}': {e.strerror or e}; nothing was changed"
+                ) from None
+            raise
+
+
+def _remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path, ignore_errors=True)
