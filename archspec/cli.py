@@ -43,7 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if os.environ.get("ARCHSPEC_DEBUG"):
             raise
         print(f"internal error: {type(e).__name__}: {e}", file=sys.stderr)
-        print("  hint: this is a bug in archspec; rerun with ARCHSPEC_DEBUG=1 for the traceback", file=sys.stderr)
+        print(
+            "  hint: this is a bug in archspec; rerun with ARCHSPEC_DEBUG=1 for the traceback",
+            file=sys.stderr,
+        )
         return EXIT_INTERNAL
 
 
@@ -73,7 +76,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--opset", type=int, default=None, help="ONNX opset (default: the exporter's)")
     c.add_argument("--atol", type=float, default=None, help="ONNX verification tolerance (default 1e-4)")
-    c.add_argument("--external-data", default=None, metavar="NAME", help="ONNX external data file name (>2 GB models)")
+    c.add_argument(
+        "--external-data", default=None, metavar="NAME", help="ONNX external data file name (>2 GB models)"
+    )
     c.add_argument("--quiet", action="store_true", help="no summary and no progress")
     c.add_argument("--depth", type=int, default=None, help="diagram depth (1 = collapsed blocks)")
     c.add_argument("--direction", choices=["TB", "LR"], default="TB")
@@ -85,7 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--depth", type=int, default=None, help="1 = each block one node; default: expanded")
     c.add_argument("--direction", choices=["TB", "LR"], default="TB")
 
-    c = _command(sub, "docs", "write a Markdown gallery (diagram + summary) for every spec in a folder", _docs)
+    c = _command(
+        sub, "docs", "write a Markdown gallery (diagram + summary) for every spec in a folder", _docs
+    )
     c.add_argument("spec_dir")
     c.add_argument("-o", "--out", default="docs/gallery", help="folder for the diagrams")
     c.add_argument("--page", default=None, help="the Markdown page (default: <out>.md)")

@@ -87,26 +87,34 @@ def _stem(name: str) -> str:
 Emitter = Callable[[list[Analysis], Transaction, str, argparse.Namespace, list[str]], None]
 
 
-def _txt(analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.Namespace, notes: list[str]) -> None:
+def _txt(
+    analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.Namespace, notes: list[str]
+) -> None:
     from archspec.report import summary_text
 
     text = "\n\n".join(summary_text(a) for a in analyses) + "\n"
     tx.path(f"{stem}.summary.txt").write_text(text)
 
 
-def _json(analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.Namespace, notes: list[str]) -> None:
+def _json(
+    analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.Namespace, notes: list[str]
+) -> None:
     from archspec.report import to_json
 
     tx.path(f"{stem}.summary.json").write_text(json.dumps(to_json(analyses), indent=2) + "\n")
 
 
-def _py(analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.Namespace, notes: list[str]) -> None:
+def _py(
+    analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.Namespace, notes: list[str]
+) -> None:
     from archspec.backends.pysrc import emit
 
     tx.path(f"{stem}.py").write_text(emit(analyses))
 
 
-def _onnx(analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.Namespace, notes: list[str]) -> None:
+def _onnx(
+    analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.Namespace, notes: list[str]
+) -> None:
     from archspec.backends.onnx_export import export_analysis
 
     for a in analyses:
@@ -126,7 +134,9 @@ def _onnx(analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.N
 
 
 def _diagram(kind: str) -> Emitter:
-    def write(analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.Namespace, notes: list[str]) -> None:
+    def write(
+        analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.Namespace, notes: list[str]
+    ) -> None:
         from archspec.backends.diagram import render
 
         render(analyses, tx.path(f"{stem}.{kind}"), depth=args.depth, direction=args.direction)

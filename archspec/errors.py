@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 # Every code archspec can raise, with a one-line meaning. docs/errors.md is tested against this.
@@ -103,7 +104,7 @@ class ArchspecError(Exception):
         }
 
 
-def did_you_mean(word: str, choices: list[str] | tuple[str, ...] | set[str]) -> str | None:
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     """A 'did you mean' hint for the closest choice, or None."""
     import difflib
 

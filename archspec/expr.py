@@ -88,7 +88,7 @@ def _eval(node: ast.AST, names: Mapping[str, Any]) -> Any:
         return all(values) if isinstance(node.op, ast.And) else any(values)
     if isinstance(node, ast.Compare) and all(type(op) in _CMPOPS for op in node.ops):
         left = _eval(node.left, names)
-        for op, comp in zip(node.ops, node.comparators):
+        for op, comp in zip(node.ops, node.comparators, strict=True):
             right = _eval(comp, names)
             if not _CMPOPS[type(op)](left, right):
                 return False

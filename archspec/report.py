@@ -23,7 +23,13 @@ def summary_text(a: Analysis, depth: int | None = None) -> str:
         return f"{a_:<{width}}  {b:>{shape_w}}  {c:>15}"
 
     ins = ", ".join(f"{k}: {v}" for k, v in a.inputs.items())
-    out = [f"Model: {a.model} ({a.spec.path})", f"Inputs: {ins}", rule, line("Layer (type)", "Output Shape", "Param #"), rule]
+    out = [
+        f"Model: {a.model} ({a.spec.path})",
+        f"Inputs: {ins}",
+        rule,
+        line("Layer (type)", "Output Shape", "Param #"),
+        rule,
+    ]
     out += [line(*r) for r in rows]
     out += [
         rule,
@@ -42,7 +48,11 @@ def _shown(depth_of_node: int, depth: int | None) -> bool:
 
 
 def _name(depth: int, n: Node) -> str:
-    kind = {"repeat": f"{n.type} ×{n.args.get('count', 0)}", "block": f"block {n.type}", "model": f"model {n.type}"}
+    kind = {
+        "repeat": f"{n.type} ×{n.args.get('count', 0)}",
+        "block": f"block {n.type}",
+        "model": f"model {n.type}",
+    }
     what = kind.get(n.kind, n.layer.display_name() if n.layer else n.type)
     frozen = "" if n.trainable else " [frozen]"
     return f"{'  ' * depth}{n.name} ({what}){frozen}"
@@ -106,7 +116,7 @@ def _nodes_json(graph: Graph, outer: dict[str, str], depth: int) -> list[dict[st
         out.append(_node_json(node, ins, depth))
         resolve[node.name] = node.path
         if node.sub is not None:
-            inner = dict(zip(node.sub.inputs, ins))
+            inner = dict(zip(node.sub.inputs, ins, strict=True))
             out.extend(_nodes_json(node.sub, inner, depth + 1))
     return out
 

@@ -9,10 +9,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from archspec.cli import main
-
-from conftest import ROOT  # noqa: E402
 
 EMIT = "py,json,txt,dot,mmd"
 OLD = "inputs: {x: [batch, 8]}\nlayers:\n  - {name: fc, linear: 4}\n  - relu\n"
@@ -90,7 +89,9 @@ def test_success_replaces_everything(built) -> None:  # type: ignore[no-untyped-
     assert all(after[n] != before[n] for n in after if n.endswith((".py", ".json")))
 
 
-@pytest.mark.parametrize("name", ["cycle.yaml", "python_tag.yaml", "add_mismatch.yaml", "billion_laughs.yaml"])
+@pytest.mark.parametrize(
+    "name", ["cycle.yaml", "python_tag.yaml", "add_mismatch.yaml", "billion_laughs.yaml"]
+)
 def test_broken_spec_writes_nothing(tmp_path: Path, name: str) -> None:
     out = tmp_path / "out"
     assert compile_(ROOT / "tests" / "broken" / name, out) == 1

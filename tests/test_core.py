@@ -10,13 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, SPECS
 
 import archspec
 from archspec.cli import main
 from archspec.reference import layer_reference
 from archspec.spec.schema import schema, schema_text
-
-from conftest import ROOT, SPECS  # noqa: E402
 
 
 def cli(*args: str) -> tuple[int, str, str]:
@@ -61,7 +60,9 @@ def test_mlp_reproduces_seed_table() -> None:
     code, out, _ = cli("check", str(ROOT / "specs" / "mlp.yaml"), "--batch", "64")
     assert code == 0
     rows = [line.split() for line in out.splitlines()]
-    table = [(r[0], r[-3] + r[-2], r[-1]) for r in rows if len(r) >= 4 and r[1].startswith("(") and r[0] != "Layer"]
+    table = [
+        (r[0], r[-3] + r[-2], r[-1]) for r in rows if len(r) >= 4 and r[1].startswith("(") and r[0] != "Layer"
+    ]
     assert table == [
         ("fc1", "[64,516]", "66,564"),
         ("relu1", "[64,516]", "0"),
@@ -79,8 +80,17 @@ def test_json_contract() -> None:
     assert code == 0
     data = json.loads(out)
     (m,) = data["models"]
-    for key in ("name", "inputs", "outputs", "total_params", "trainable_params", "non_trainable_params",
-                "buffers", "macs", "nodes"):
+    for key in (
+        "name",
+        "inputs",
+        "outputs",
+        "total_params",
+        "trainable_params",
+        "non_trainable_params",
+        "buffers",
+        "macs",
+        "nodes",
+    ):
         assert key in m
     assert m["inputs"] == {"x": {"shape": [8, 3, 224, 224], "dtype": "float32"}}
     assert m["total_params"] == 11_689_512

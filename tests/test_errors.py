@@ -10,11 +10,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from archspec.cli import main
 from archspec.errors import CODES
-
-from conftest import ROOT  # noqa: E402
 
 BROKEN = sorted(p for p in (ROOT / "tests" / "broken").iterdir() if p.suffix in (".yaml", ".json", ".yml"))
 
@@ -57,7 +56,10 @@ def test_cli_process_exits_1_without_traceback(name: str) -> None:
     env.pop("ARCHSPEC_DEBUG", None)
     r = subprocess.run(
         [sys.executable, "-m", "archspec", "check", f"tests/broken/{name}"],
-        capture_output=True, text=True, cwd=ROOT, env=env,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
     )
     assert r.returncode == 1
     assert "Traceback" not in r.stderr

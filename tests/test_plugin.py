@@ -7,11 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 import archspec
 import archspec.layers as layers
-
-from conftest import ROOT  # noqa: E402
 
 PLUGIN = ROOT / "examples" / "plugin"
 SPEC = "inputs: {x: [batch, seq, 16]}\nlayers:\n  - swiglu: 32\n  - {linear: 4}\n"

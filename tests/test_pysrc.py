@@ -57,7 +57,12 @@ def test_emitted_source_matches_build(path: Path, tmp_path: Path) -> None:
             want = module(*inputs)
         deps = sorted({n.type for n in a.graph.body() if n.kind == "model"})
         cls = _class_of(source, a.model)
-        data = {"cls": cls, "deps": [_class_of(source, d) for d in deps], "state": module.state_dict(), "inputs": inputs}
+        data = {
+            "cls": cls,
+            "deps": [_class_of(source, d) for d in deps],
+            "state": module.state_dict(),
+            "inputs": inputs,
+        }
         torch.save(data, tmp_path / "data.pt")
         result = subprocess.run(
             [sys.executable, str(runner), str(src_file), str(tmp_path / "data.pt"), str(tmp_path / "out.pt")],

@@ -13,11 +13,11 @@ import inspect
 from typing import Any
 
 from archspec import __version__
-from archspec.spec.inits import SCHEMES, split
 from archspec.backends.plan import Plan, Sub, layer_inits, plan_model
 from archspec.backends.torch_ops import fn_source
 from archspec.layers.base import TorchCtor
 from archspec.passes import Analysis
+from archspec.spec.inits import SCHEMES, split
 
 INDENT = "    "
 
@@ -89,7 +89,7 @@ class _Emitter:
             cls = self.models[m]
             lines.append(f"{m} = {m} if {m} is not None else {cls}()")
         for s in plan.subs:
-            if plan.kind == "graph" and not _is_chain(plan) or models:
+            if (plan.kind == "graph" and not _is_chain(plan)) or models:
                 lines.append(f"self.{s.name} = {self.expr(s)}")
             if s.frozen:
                 lines.append(f"self.{s.name}.requires_grad_(False)")
@@ -181,7 +181,11 @@ def _model_lines(a: Analysis, plan: Plan) -> list[str]:
 
 def _penalty_method(plan: Plan) -> str:
     """``regularization_loss()``: the spec's L1/L2 weight penalties (0 when there are none)."""
-    lines = ["", f"{INDENT}def regularization_loss(self) -> torch.Tensor:", f"{INDENT * 2}total = torch.zeros(())"]
+    lines = [
+        "",
+        f"{INDENT}def regularization_loss(self) -> torch.Tensor:",
+        f"{INDENT * 2}total = torch.zeros(())",
+    ]
     for path, l1, l2 in plan.penalties:
         lines += [
             f'{INDENT * 2}for name, w in self.get_submodule("{path}").named_parameters():',
@@ -225,7 +229,8 @@ def _family_source(name: str) -> str:
             continue
         if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and node is tree.body[0]:
             continue
-        start = (node.decorator_list[0].lineno if getattr(node, "decorator_list", None) else node.lineno) - 1
+        decorators = getattr(node, "decorator_list", None)
+        start = (decorators[0].lineno if decorators else node.lineno) - 1
         end = node.end_lineno or node.lineno
         keep.append("\n".join(lines[start:end]))
     return f"# --- from {name} ---\n\n" + "\n\n\n".join(keep) + "\n"
@@ -234,8 +239,10 @@ def _family_source(name: str) -> str:
 def _literal(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         inner = ", ".join(_literal(v) for v in value)
-        return f"({inner},)" if isinstance(value, tuple) and len(value) == 1 else (
-            f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
+        return (
+            f"({inner},)"
+            if isinstance(value, tuple) and len(value) == 1
+            else (f"({inner})" if isinstance(value, tuple) else f"[{inner}]")
         )
     return repr(value)
 

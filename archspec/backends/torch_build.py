@@ -58,7 +58,9 @@ class _Builder:
         a = analyze(self.spec, name)
         if self.device.type != "meta":
             check_budget(a, self.dtype, self.budget)
-        seed = seed if seed is not None else (a.graph.seed if a.graph.seed is not None else self.spec.file.seed)
+        seed = (
+            seed if seed is not None else (a.graph.seed if a.graph.seed is not None else self.spec.file.seed)
+        )
         with torch.random.fork_rng(devices=[]):
             if seed is not None:
                 torch.manual_seed(seed)
@@ -183,7 +185,7 @@ def example_inputs(
 
 def _id_high(a: Analysis, name: str) -> int:
     """The largest id every consumer of integer input ``name`` accepts."""
-    highs = []
+    highs: list[int] = []
     for _, node in a.graph.walk():
         if node.kind == "layer" and node.layer is not None and name in node.inputs:
             high = node.layer.id_range(node.params)

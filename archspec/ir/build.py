@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import networkx as nx
 
@@ -21,7 +21,7 @@ from archspec.spec.validate import validate
 MAX_NODES = 2_000_000
 MAX_REPEAT = 100_000
 MAX_NESTING = 32
-ARG_TYPES = {"int": int, "float": (int, float), "bool": bool, "str": str}
+ARG_TYPES: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "bool": bool, "str": str}
 
 
 @dataclass
@@ -145,7 +145,7 @@ class Expander:
         # the value is substituted later: a repeat evaluates it once per `index`
         return _Entry(key, raw[key], fields, path, self.src.loc((*path, key)) or loc)
 
-    def _bad_keys(self, raw: dict[str, Any], keys: list[str], path: PathKey) -> None:
+    def _bad_keys(self, raw: dict[str, Any], keys: list[str], path: PathKey) -> NoReturn:
         if not keys:
             raise ArchspecError(
                 "schema",
@@ -272,10 +272,10 @@ class Expander:
     def _fill(self, node: Node, e: _Entry, kind: str, value: Any, stack: tuple[str, ...]) -> None:
         """Make ``node`` a layer, block instance or model call of type ``e.key``."""
         if kind == "layer":
-            layer = self.layers[e.key]
-            node.layer = layer
-            node.params = self._params(layer, value, e, node.path)
-            self._arity(node, layer.min_inputs, layer.max_inputs)
+            layer_type = self.layers[e.key]
+            node.layer = layer_type
+            node.params = self._params(layer_type, value, e, node.path)
+            self._arity(node, layer_type.min_inputs, layer_type.max_inputs)
         elif kind == "block":
             if e.key in stack:
                 raise ArchspecError(
@@ -296,7 +296,9 @@ class Expander:
                     node=node.path,
                 )
             if value not in (None, {}):
-                raise ArchspecError("schema", f"model '{e.key}' takes no arguments", loc=e.loc, node=node.path)
+                raise ArchspecError(
+                    "schema", f"model '{e.key}' takes no arguments", loc=e.loc, node=node.path
+                )
             node.kind = "model"
             node.sub = self.model(e.key, node.path, stack)
             self._arity(node, len(node.sub.inputs), len(node.sub.inputs))

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -49,7 +50,7 @@ class Node:
     loc: Loc | None = None
     trainable: bool = True
     params: LayerParams | None = None
-    layer: type[LayerType] | None = None
+    layer: builtins.type[LayerType] | None = None
     args: dict[str, Any] = field(default_factory=dict)
     sub: Graph | None = None
     init: Any = None

@@ -52,7 +52,7 @@ class Linear(LayerType):
     @classmethod
     def weights(cls, p: Params, xs: list[TensorType]) -> dict[str, Shape]:
         fan_in = need_int(xs[0].shape[-1], "the input features of linear")
-        w = {"weight": (p.out, fan_in)}
+        w: dict[str, Shape] = {"weight": (p.out, fan_in)}
         if p.bias:
             w["bias"] = (p.out,)
         return w
@@ -69,4 +69,3 @@ class Linear(LayerType):
     @classmethod
     def label(cls, p: Params) -> str:
         return f"Linear → {p.out}" + ("" if p.bias else " (no bias)")
-

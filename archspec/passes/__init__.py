@@ -83,7 +83,9 @@ def analyze(spec: Spec | str, model: str | None = None, sizes: Mapping[str, int]
     return _analyze(s, name, dict(sizes or {}))
 
 
-def analyze_all(spec: Spec, model: str | None = None, sizes: Mapping[str, int] | None = None) -> list[Analysis]:
+def analyze_all(
+    spec: Spec, model: str | None = None, sizes: Mapping[str, int] | None = None
+) -> list[Analysis]:
     return [_analyze(spec, name, dict(sizes or {})) for name in spec.pick(model)]
 
 

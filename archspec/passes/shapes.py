@@ -81,7 +81,7 @@ def _bind(node: Node, got: TensorType) -> TensorType:
     assert want is not None
     ok = want.rank == got.rank and want.dtype == got.dtype
     ok = ok and all(
-        isinstance(w, str) or not isinstance(g, int) or w == g for w, g in zip(want.shape, got.shape)
+        isinstance(w, str) or not isinstance(g, int) or w == g for w, g in zip(want.shape, got.shape, strict=False)
     )
     if not ok:
         raise ArchspecError(
@@ -97,7 +97,7 @@ def _bind(node: Node, got: TensorType) -> TensorType:
 
 def _shape_error(graph: Graph, node: Node, xs: list[TensorType], e: ShapeError) -> ArchspecError:
     sources = []
-    for name, x in zip(node.inputs, xs):
+    for name, x in zip(node.inputs, xs, strict=False):
         src = graph.nodes[name]
         line = f", line {src.loc.line}" if src.loc else ""
         sources.append(f"{x} (from '{src.path}'{line})")

@@ -47,8 +47,7 @@ class Spec:
             raise ArchspecError(
                 "no-model",
                 f"no model named '{model}' in {self.path}",
-                hint=did_you_mean(model, self.model_names())
-                or "models: " + ", ".join(self.model_names()),
+                hint=did_you_mean(model, self.model_names()) or "models: " + ", ".join(self.model_names()),
             )
         return [model]
 
@@ -114,7 +113,9 @@ def _check_names(src: Source, f: SpecFile, models: dict[str, ModelSpec]) -> None
         for name in names:
             problem = name_problem(name)
             if problem:
-                raise ArchspecError("bad-name", f"bad {section[:-1]} name '{name}': {problem}", loc=src.loc((section, name)))
+                raise ArchspecError(
+                    "bad-name", f"bad {section[:-1]} name '{name}': {problem}", loc=src.loc((section, name))
+                )
             if name in layers:
                 raise ArchspecError(
                     "duplicate-name",
@@ -134,7 +135,9 @@ def _eval_vars(f: SpecFile, src: Source) -> dict[str, Any]:
     scope: dict[str, Any] = {}
     for key, value in f.vars.items():
         if not key.isidentifier():
-            raise ArchspecError("bad-name", f"variable name '{key}' is not an identifier", loc=src.loc(("vars", key)))
+            raise ArchspecError(
+                "bad-name", f"variable name '{key}' is not an identifier", loc=src.loc(("vars", key))
+            )
         if isinstance(value, str) and value.startswith("$") and not value.startswith("$$"):
             text = value[1:]
             if text.startswith("{") and text.endswith("}"):

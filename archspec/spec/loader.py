@@ -106,7 +106,7 @@ class _StrictLoader(Reader, Scanner, Parser, Composer, BaseResolver):
                 "too-deep", f"the document is nested more than {MAX_DEPTH} levels deep", loc=loc
             )
         try:
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)  # type: ignore[no-any-return,return-value]
         finally:
             self.depth -= 1
 
@@ -214,9 +214,7 @@ def _scalar(node: ScalarNode, file: str) -> Any:
                 hint=f"write {int(text)} (or 0o{digits.lstrip('0')} for octal), or quote it",
             )
         if len(digits) > MAX_INT_DIGITS:
-            raise ArchspecError(
-                "bad-number", f"integer with {len(digits)} digits is out of range", loc=loc
-            )
+            raise ArchspecError("bad-number", f"integer with {len(digits)} digits is out of range", loc=loc)
         return int(text)
     if _INT_PREFIXED.fullmatch(text):
         return int(text, 0)

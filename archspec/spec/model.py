@@ -7,7 +7,7 @@ JSON Schema, entries included, from these models and the registry.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
@@ -46,7 +46,7 @@ InitName = Literal[
     "ones",
 ]
 # `xavier_uniform`, or one scheme with its settings: `{normal: {std: 0.02}}`.
-InitValue = Union[InitName, dict[InitName, Optional[dict[str, float]]]]
+InitValue = Union[InitName, dict[InitName, dict[str, float] | None]]
 
 
 class Regularizer(_Strict):

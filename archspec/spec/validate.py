@@ -9,7 +9,6 @@ from pydantic import BaseModel, ValidationError
 from archspec.errors import ArchspecError, did_you_mean
 from archspec.spec.loader import PathKey, Source
 
-
 # PyTorch's argument names, and how a spec says them.
 TORCH_NAMES = {
     "out_channels": "out",
@@ -85,9 +84,10 @@ def from_pydantic(
     hint = None
     if isinstance(got, str) and got.lower() in ("yes", "no", "on", "off", "y", "n"):
         hint = "archspec reads yes/no/on/off as strings (YAML 1.2), not booleans: write true or false"
+    msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
     return ArchspecError(
         "schema",
-        f"invalid value for '{field}'" + (f" in {what}" if what else "") + f": {err['msg']}",
+        f"invalid value for '{field}'" + (f" in {what}" if what else "") + f": {msg}",
         loc=src.value_loc(where),
         node=node,
         got=_short(got),
@@ -110,10 +110,9 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> PathKey:
     out: list[str | int] = []
     cur = data
     for part in loc:
-        if isinstance(cur, dict) and part in cur:
-            out.append(part)
-            cur = cur[part]
-        elif isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur):
+        if (isinstance(cur, dict) and part in cur) or (
+            isinstance(cur, list) and isinstance(part, int) and 0 <= part < len(cur)
+        ):
             out.append(part)
             cur = cur[part]
         elif isinstance(cur, dict) and isinstance(part, str) and part not in cur and _is_key(part):

@@ -1,0 +1,953 @@
+#!/usr/bin/env python
+"""archspec measured against the alternatives: prints a table and writes docs/performance.md.
+
+    python bench/run.py                 # the full run; writes docs/performance.md
+    python bench/run.py --quick         # a smoke run (about 2 minutes); prints only
+    python bench/run.py --only forward  # one group (comma-separated for several); prints only
+
+Every comparison is a ratio taken in one run, with archspec and the alternative interleaved
+(A, B, A, B, ...) over several rounds; the value is the median of the per-round ratios and the
+spread is their range. Absolute targets (seconds, megabytes) report the median and the range.
+Nothing here asserts on time: a missed target is reported, with a profile of the miss.
+
+Groups: cli, check_resnet50, analyze_resnet50, gpt3, forward, build, onnx, scaling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import cProfile
+import datetime
+import gc
+import io
+import math
+import os
+import platform
+import pstats
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+SPECS = ROOT / "specs"
+DOC = ROOT / "docs" / "performance.md"
+PY = sys.executable
+PYCACHE = Path(tempfile.gettempdir()) / "archspec-bench-pycache"
+
+sys.path.insert(0, str(BENCH))
+
+GROUPS = ["cli", "check_resnet50", "analyze_resnet50", "gpt3", "forward", "build", "onnx", "scaling"]
+
+
+# Results --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    group: str
+    what: str
+    against: str
+    value: str  # formatted measured value
+    target: str
+    met: bool | None  # None: information, no target
+    spread: str
+    detail: str = ""
+    profile: str = ""  # filled for misses
+
+
+@dataclass
+class Run:
+    quick: bool
+    threads: int
+    rows: list[Row] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, row: Row) -> Row:
+        self.rows.append(row)
+        mark = {True: "met", False: "MISSED", None: "info"}[row.met]
+        print(f"  {row.what}: {row.value} (target {row.target or '-'}: {mark}; {row.spread})", flush=True)
+        return row
+
+
+def _fmt_s(t: float) -> str:
+    if t >= 1:
+        return f"{t:.2f} s"
+    if t >= 1e-3:
+        return f"{t * 1e3:.1f} ms"
+    return f"{t * 1e6:.1f} µs"
+
+
+def _range(xs: Sequence[float], fmt: Callable[[float], str]) -> str:
+    return f"{fmt(min(xs))}–{fmt(max(xs))} (n={len(xs)})"
+
+
+def _x(v: float) -> str:
+    return f"{v:.3g}x"
+
+
+def ratio_row(
+    run: Run,
+    group: str,
+    what: str,
+    against: str,
+    ours: list[float],
+    theirs: list[float],
+    *,
+    at_most: float | None = None,
+    at_least_speedup: float | None = None,
+    detail: str = "",
+) -> Row:
+    """A paired comparison. ``at_most``: ours/theirs must be ≤ it; ``at_least_speedup``:
+    theirs/ours must be ≥ it."""
+    med_ours, med_theirs = statistics.median(ours), statistics.median(theirs)
+    base = f"archspec {_fmt_s(med_ours)}, alternative {_fmt_s(med_theirs)} (medians)"
+    detail = f"{base}; {detail}" if detail else base
+    if at_least_speedup is not None:
+        speedups = [t / o for o, t in zip(ours, theirs, strict=True)]
+        v = statistics.median(speedups)
+        return run.add(
+            Row(group, what, against, f"{v:.1f}x faster", f"≥ {at_least_speedup:g}x faster",
+                v >= at_least_speedup, "per round " + _range(speedups, lambda s: f"{s:.1f}x"), detail)
+        )
+    ratios = [o / t for o, t in zip(ours, theirs, strict=True)]
+    v = statistics.median(ratios)
+    met = None if at_most is None else v <= at_most
+    target = "" if at_most is None else f"≤ {at_most:g}x"
+    return run.add(Row(group, what, against, f"{v:.3f}x", target, met, "per round " + _range(ratios, lambda r: f"{r:.3f}"), detail))
+
+
+def abs_row(
+    run: Run, group: str, what: str, xs: list[float], *, below: float | None, unit: str = "s", detail: str = ""
+) -> Row:
+    v = statistics.median(xs)
+    if unit == "s":
+        fmt: Callable[[float], str] = _fmt_s
+        target = "" if below is None else f"< {_fmt_s(below)}"
+    else:
+        fmt = lambda m: f"{m:.1f} {unit}"  # noqa: E731
+        target = "" if below is None else f"< {below:g} {unit}"
+    met = None if below is None else v < below
+    return run.add(Row(group, what, "—", fmt(v), target, met, "range " + _range(xs, fmt), detail))
+
+
+def check_row(run: Run, group: str, what: str, ok: bool, value: str, detail: str = "") -> Row:
+    return run.add(Row(group, what, "—", value, "yes", ok, "every run", detail))
+
+
+# Timing -------------------------------------------------------------------------------------
+
+
+def calibrate(fn: Callable[[], Any], budget: float) -> int:
+    """How many calls of ``fn`` take about ``budget`` seconds (after one warm-up call)."""
+    fn()
+    n, t0 = 0, time.perf_counter()
+    while True:
+        fn()
+        n += 1
+        elapsed = time.perf_counter() - t0
+        if elapsed > min(budget / 3, 0.3) or n >= 100_000:
+            break
+    return max(1, round(budget * n / elapsed))
+
+
+def interleave(fns: Sequence[Callable[[], Any]], rounds: int, inner: Sequence[int]) -> list[list[float]]:
+    """Per-call seconds of each function, timed A, B, A, B, ... over ``rounds`` rounds."""
+    times: list[list[float]] = [[] for _ in fns]
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            gc.collect()
+            t0 = time.perf_counter()
+            for _ in range(inner[i]):
+                fn()
+            times[i].append((time.perf_counter() - t0) / inner[i])
+    return times
+
+
+@dataclass
+class Proc:
+    seconds: float
+    maxrss_mb: float
+    rc: int
+    stdout: str
+    stderr: str
+
+
+def child_env(bytecode_cache: bool = True) -> dict[str, str]:
+    """The environment of timed subprocesses: with a bytecode cache (the normal state of an
+    installed package) kept outside the repository, so no file is written into it."""
+    env = dict(os.environ)
+    env.pop("PYTHONPROFILEIMPORTTIME", None)
+    if bytecode_cache:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    else:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        env.pop("PYTHONPYCACHEPREFIX", None)
+    return env
+
+
+# A tiny launcher forks and execs the command and reports its wall time and rusage: a process
+# forked from this one (torch imported, hundreds of MB) would report this process's peak RSS,
+# which Linux carries across exec into ru_maxrss.
+_LAUNCHER = """import os, sys, time
+t0 = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execv(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - t0
+with open(sys.argv[1], "w") as f:
+    f.write(f"{seconds!r} {usage.ru_maxrss} {os.waitstatus_to_exitcode(status)}")
+"""
+
+
+def run_proc(cmd: Sequence[str], env: dict[str, str] | None = None) -> Proc:
+    """Run ``cmd`` to completion: wall seconds, its own peak RSS (wait4), exit code and output."""
+    exe = shutil.which(cmd[0]) or cmd[0]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.NamedTemporaryFile("r", suffix=".txt") as res:
+        subprocess.run([PY, "-I", "-S", "-c", _LAUNCHER, res.name, exe, *cmd[1:]], stdout=out, stderr=err,
+                       env=env or child_env(), cwd=ROOT, check=False)
+        seconds, rss_kib, rc = res.read().split()
+        out.seek(0)
+        err.seek(0)
+        return Proc(
+            float(seconds),
+            int(rss_kib) / 1024,
+            int(rc),
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+        )
+
+
+def archspec_cmd(*args: str) -> list[str]:
+    script = Path(PY).parent / "archspec"
+    if script.exists():
+        return [str(script), *args]
+    found = shutil.which("archspec")
+    return [found, *args] if found else [PY, "-m", "archspec", *args]
+
+
+def must(p: Proc, what: str) -> Proc:
+    if p.rc != 0:
+        raise RuntimeError(f"{what} failed (exit {p.rc}): {p.stderr.strip()[-800:]}")
+    return p
+
+
+# Profiles (for misses) -------------------------------------------------------------------------
+
+_IMPORT_NOISE = ("<frozen ", "{built-in method builtins.exec}", "{built-in method builtins.__import__}",
+                 "{method 'acquire'", "importlib/__init__.py")
+
+
+def _short(path: str) -> str:
+    for prefix in (str(ROOT) + "/", "/site-packages/", "/lib/python3."):
+        i = path.find(prefix)
+        if i >= 0:
+            rest = path[i + len(prefix):]
+            return rest.split("/", 1)[1] if prefix == "/lib/python3." and "/" in rest else rest
+    return path
+
+
+def stats_text(stats: pstats.Stats, top: int = 15, restrict: str | None = None) -> str:
+    """Top entries by cumulative and by own time, as a compact text table."""
+    raw = stats.stats  # type: ignore[attr-defined]
+    total = max((v[3] for v in raw.values()), default=0.0)
+    rows = []
+    for (file, line, func), (cc, nc, tt, ct, _) in raw.items():
+        name = f"{func} ({_short(file)}:{line})" if file != "~" else func
+        if any(n in name for n in _IMPORT_NOISE) or name.startswith("{method 'disable'"):
+            continue
+        if restrict and not re.search(restrict, file):
+            continue
+        rows.append((ct, tt, nc, name))
+    out = [f"profiled total ≈ {total:.3f} s", "", "by cumulative time:", "   cum s   own s    calls  function"]
+    out += [f"{ct:8.3f} {tt:7.3f} {nc:8d}  {name}" for ct, tt, nc, name in sorted(rows, reverse=True)[:top]]
+    out += ["", "by own time:", "   own s   cum s    calls  function"]
+    out += [f"{tt:8.3f} {ct:7.3f} {nc:8d}  {name}" for ct, tt, nc, name in sorted(rows, key=lambda r: -r[1])[:top]]
+    return "\n".join(out)
+
+
+def profile_call(fn: Callable[[], Any], reps: int = 1, top: int = 15, restrict: str | None = None) -> str:
+    pr = cProfile.Profile()
+    pr.enable()
+    for _ in range(reps):
+        fn()
+    pr.disable()
+    text = stats_text(pstats.Stats(pr), top, restrict)
+    return (f"cProfile of {reps} call(s)\n" if reps > 1 else "") + text
+
+
+_CLI_PROFILE = """
+import contextlib, cProfile, io, pstats, sys
+pr = cProfile.Profile(); pr.enable()
+from archspec.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    main(sys.argv[1:])
+pr.disable()
+pr.dump_stats(sys.argv[0])
+"""
+
+
+def importtime(cmd_args: Sequence[str]) -> tuple[list[tuple[int, int, int, str]], str]:
+    """``-X importtime`` of an archspec command: (cumulative µs, self µs, depth, module) rows."""
+    script = archspec_cmd()[0]
+    cmd = [PY, "-X", "importtime", script, *cmd_args] if script != PY else [PY, "-X", "importtime", "-m", "archspec", *cmd_args]
+    p = run_proc(cmd)
+    rows = []
+    for line in p.stderr.splitlines():
+        m = re.match(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", line)
+        if m:
+            rows.append((int(m.group(2)), int(m.group(1)), (len(m.group(3)) - 1) // 2, m.group(4)))
+    return rows, p.stderr
+
+
+def importtime_text(rows: list[tuple[int, int, int, str]], top: int = 12) -> str:
+    total = sum(r[1] for r in rows)
+    by_pkg: dict[str, int] = {}
+    for _, self_us, _, mod in rows:
+        pkg = mod.split(".")[0]
+        by_pkg[pkg] = by_pkg.get(pkg, 0) + self_us
+    out = [f"-X importtime: {len(rows)} modules, {total / 1e3:.0f} ms of import in all (self times summed)", "",
+           "by package (self times summed):"]
+    out += [f"  {us / 1e3:7.1f} ms  {pkg}" for pkg, us in sorted(by_pkg.items(), key=lambda kv: -kv[1])[:top]]
+    out += ["", "largest imports (cumulative, with depth):"]
+    out += [f"  {cum / 1e3:7.1f} ms  {'  ' * depth}{mod}" for cum, _, depth, mod in sorted(rows, reverse=True)[:top]]
+    return "\n".join(out)
+
+
+def profile_cli(cmd_args: Sequence[str], top: int = 15) -> str:
+    rows, _ = importtime(cmd_args)
+    with tempfile.TemporaryDirectory() as d:
+        dump = os.path.join(d, "prof")
+        must(run_proc([PY, "-c", _CLI_PROFILE.replace("sys.argv[0]", repr(dump)), *cmd_args]), "profiling")
+        text = stats_text(pstats.Stats(dump), top)
+    return importtime_text(rows) + "\n\ncProfile of the whole command, imports included:\n" + text
+
+
+# Groups ----------------------------------------------------------------------------------------
+
+
+def group_cli(run: Run) -> None:
+    rounds = 5 if run.quick else 15
+    help_cmd, check_cmd = archspec_cmd("--help"), archspec_cmd("check", "specs/mlp.yaml")
+    for cmd in (help_cmd, check_cmd):  # warm the bytecode and page caches
+        must(run_proc(cmd), " ".join(cmd))
+    must(run_proc([PY, "-c", "pass"]), "python")
+    walls: dict[str, list[float]] = {"help": [], "check": [], "python": []}
+    for _ in range(rounds):
+        walls["help"].append(must(run_proc(help_cmd), "archspec --help").seconds)
+        walls["check"].append(must(run_proc(check_cmd), "archspec check").seconds)
+        walls["python"].append(run_proc([PY, "-c", "pass"]).seconds)
+    start = f"bare `python -c pass` takes {_fmt_s(statistics.median(walls['python']))} here"
+    r1 = abs_row(run, "cli", "`archspec --help`, whole process", walls["help"], below=0.3, detail=start)
+    r2 = abs_row(run, "cli", "`archspec check specs/mlp.yaml`, whole process", walls["check"], below=0.3, detail=start)
+    for r, args in ((r1, ["--help"]), (r2, ["check", "specs/mlp.yaml"])):
+        rows, _ = importtime(args)
+        torch_mods = [m for _, _, _, m in rows if m == "torch" or m.startswith("torch.")]
+        check_row(run, "cli", f"{r.what.split(',')[0]} does not import torch", not torch_mods,
+                  "torch not imported" if not torch_mods else f"imports {len(torch_mods)} torch modules")
+        if r.met is False:
+            r.profile = profile_cli(args)
+    cold = [run_proc(check_cmd, child_env(bytecode_cache=False)).seconds for _ in range(max(3, rounds // 3))]
+    abs_row(run, "cli", "`archspec check specs/mlp.yaml` without a bytecode cache (PYTHONDONTWRITEBYTECODE=1)",
+            cold, below=None, detail="information: archspec's own sources compiled on every run")
+
+
+def group_check_resnet50(run: Run) -> None:
+    rounds = 3 if run.quick else 9
+    ours_cmd = archspec_cmd("check", "specs/resnet50.yaml")
+    theirs_cmd = [PY, str(BENCH / "torchinfo_resnet50.py")]
+    a, b = must(run_proc(ours_cmd), "archspec check"), must(run_proc(theirs_cmd), "torchinfo script")
+    for p, who in ((a, "archspec"), (b, "torchinfo")):
+        if "25,557,032" not in p.stdout:
+            raise RuntimeError(f"{who} does not report 25,557,032 parameters for ResNet-50")
+    ours, theirs = [], []
+    for _ in range(rounds):
+        ours.append(must(run_proc(ours_cmd), "archspec check").seconds)
+        theirs.append(must(run_proc(theirs_cmd), "torchinfo script").seconds)
+    r = ratio_row(run, "check_resnet50", "`archspec check specs/resnet50.yaml`, whole process",
+                  "`python bench/torchinfo_resnet50.py` (ResNet-50 by hand + `torchinfo.summary`), whole process",
+                  ours, theirs, at_least_speedup=10, detail="both print 25,557,032 params")
+    if r.met is False:
+        r.profile = profile_cli(["check", "specs/resnet50.yaml"])
+
+
+def group_analyze_resnet50(run: Run) -> None:
+    import torch
+    import torchinfo
+
+    import archspec
+    from reference import resnet50
+
+    rounds = 5 if run.quick else 15
+    path = SPECS / "resnet50.yaml"
+    spec = archspec.load(path)
+    torch.manual_seed(0)
+    model = resnet50()
+    a = archspec.analyze(spec)
+    stats = torchinfo.summary(model, input_size=(1, 3, 224, 224), verbose=0)
+    if a.total_params != stats.total_params:
+        raise RuntimeError(f"archspec counts {a.total_params:,} params, torchinfo {stats.total_params:,}")
+
+    def ours() -> Any:
+        return archspec.analyze(spec)
+
+    def ours_load() -> Any:
+        return archspec.analyze(archspec.load(path))
+
+    def theirs() -> Any:
+        return torchinfo.summary(model, input_size=(1, 3, 224, 224), verbose=0)
+
+    budget = 0.1 if run.quick else 0.3
+    inner = [calibrate(ours, budget), calibrate(ours_load, budget), calibrate(theirs, budget)]
+    t_ours, t_load, t_theirs = interleave([ours, ours_load, theirs], rounds, inner)
+    same = f"both count {a.total_params:,} params"
+    against = "`torchinfo.summary(model, input_size=(1,3,224,224), verbose=0)`, in process"
+    r1 = ratio_row(run, "analyze_resnet50", "`archspec.analyze(spec)` of ResNet-50 (spec loaded), in process",
+                   against, t_ours, t_theirs, at_least_speedup=50, detail=same)
+    r2 = ratio_row(run, "analyze_resnet50", "`archspec.load` + `archspec.analyze` of ResNet-50, in process",
+                   against, t_load, t_theirs, at_least_speedup=50, detail=same)
+    if r1.met is False:
+        r1.profile = profile_call(ours, reps=20)
+    if r2.met is False:
+        r2.profile = profile_call(ours_load, reps=20)
+
+
+def gpt3_spec() -> Path:
+    found = SPECS / "gpt3.yaml"
+    return found if found.exists() else BENCH / "specs" / "gpt3.yaml"
+
+
+def group_gpt3(run: Run) -> None:
+    rounds = 3 if run.quick else 9
+    spec = gpt3_spec()
+    cmd = archspec_cmd("check", str(spec.relative_to(ROOT)))
+    first = must(run_proc(cmd), "archspec check gpt3")
+    params = re.search(r"Total params: ([\d,]+)", first.stdout)
+    procs = [must(run_proc(cmd), "archspec check gpt3") for _ in range(rounds)]
+    detail = f"{spec.relative_to(ROOT)}: {params.group(1) if params else '?'} params"
+    r1 = abs_row(run, "gpt3", f"`archspec check {spec.relative_to(ROOT)}` (175B params), whole process",
+                 [p.seconds for p in procs], below=1.0, detail=detail)
+    r2 = abs_row(run, "gpt3", "… its peak memory (ru_maxrss of the process)", [p.maxrss_mb for p in procs],
+                 below=150, unit="MB", detail="wait4's ru_maxrss of the archspec process")
+    if r1.met is False or r2.met is False:
+        r1.profile = profile_cli(["check", str(spec.relative_to(ROOT))])
+
+
+# Forward, build, export: archspec's modules vs the hand-written ones ----------------------------
+
+
+@dataclass
+class Case:
+    key: str  # reference.KEY_MAPS key
+    spec: str
+    ref: Callable[[], Any]
+    sizes: dict[str, int]
+    label: str
+
+
+def cases(which: str, quick: bool) -> list[Case]:
+    import reference as R
+
+    all_cases = {
+        "mlp/1": Case("mlp", "mlp", R.SimpleMLP, {"batch": 1}, "MLP (specs/mlp.yaml), batch 1"),
+        "resnet18/1": Case("resnet18", "resnet18", R.resnet18, {"batch": 1}, "ResNet-18, batch 1"),
+        "resnet18/8": Case("resnet18", "resnet18", R.resnet18, {"batch": 8}, "ResNet-18, batch 8"),
+        "lstm/1": Case("lstm", "lstm_classifier", R.LSTMClassifier, {"batch": 1}, "LSTM classifier, batch 1"),
+        "lstm/32": Case("lstm", "lstm_classifier", R.LSTMClassifier, {"batch": 32}, "LSTM classifier, batch 32"),
+        "bert/1": Case("bert", "transformer_encoder", R.BertLikeEncoder, {"batch": 1, "seq": 128},
+                       "transformer encoder (BERT-base), batch 1, seq 128"),
+    }
+    picks = {
+        ("forward", True): ["mlp/1", "lstm/1", "resnet18/1"],
+        ("forward", False): ["mlp/1", "resnet18/1", "resnet18/8", "lstm/1", "lstm/32", "bert/1"],
+        ("build", True): ["mlp/1", "lstm/1", "resnet18/1"],
+        ("build", False): ["mlp/1", "lstm/1", "resnet18/1", "bert/1"],
+        ("onnx", True): ["mlp/1"],
+        ("onnx", False): ["mlp/1", "lstm/1", "resnet18/1", "bert/1"],
+    }
+    return [all_cases[k] for k in picks[(which, quick)]]
+
+
+def _outputs(y: Any) -> list[Any]:
+    return list(y) if isinstance(y, (tuple, list)) else [y]
+
+
+def _nparams(m: Any) -> int:
+    return sum(p.numel() for p in m.parameters())  # parameters() yields a tied weight once
+
+
+def paired(case: Case) -> tuple[Any, Any, tuple[Any, ...], str]:
+    """archspec's module and the reference with the same weights, checked equal; and inputs."""
+    import torch
+
+    import archspec
+    from reference import to_reference
+
+    path = SPECS / f"{case.spec}.yaml"
+    ours = archspec.build(path, seed=0).eval()
+    torch.manual_seed(1)
+    theirs = case.ref().eval()
+    theirs.load_state_dict(to_reference(case.key, ours.state_dict()), strict=True)
+    n1, n2 = _nparams(ours), _nparams(theirs)
+    if n1 != n2:
+        raise RuntimeError(f"{case.label}: archspec has {n1:,} params, the reference {n2:,}")
+    xs = archspec.example_inputs(path, sizes=case.sizes)
+    with torch.no_grad():
+        ya, yb = _outputs(ours(*xs)), _outputs(theirs(*xs))
+    if len(ya) != len(yb) or any(a.shape != b.shape for a, b in zip(ya, yb, strict=True)):
+        raise RuntimeError(f"{case.label}: the outputs differ in number or shape")
+    diff = max(float((a - b).abs().max()) for a, b in zip(ya, yb, strict=True))
+    if all(torch.equal(a, b) for a, b in zip(ya, yb, strict=True)):
+        same = f"{n1:,} params each, outputs identical"
+    elif diff <= 1e-5:
+        same = f"{n1:,} params each, outputs equal within {diff:.1e}"
+    else:
+        raise RuntimeError(f"{case.label}: outputs differ by {diff:.3g}")
+    return ours, theirs, xs, same
+
+
+def group_forward(run: Run) -> None:
+    import torch
+
+    rounds = 7 if run.quick else 21
+    budget = 0.1 if run.quick else 0.4
+    for case in cases("forward", run.quick):
+        ours, theirs, xs, same = paired(case)
+        with torch.no_grad():
+            fa, fb = (lambda: ours(*xs)), (lambda: theirs(*xs))
+            for _ in range(3):
+                fa(), fb()
+            n = max(calibrate(fa, budget), calibrate(fb, budget))
+            ta, tb = interleave([fa, fb], rounds, [n, n])
+        r = ratio_row(run, "forward", f"forward, {case.label}", "hand-written module (bench/reference.py), same weights",
+                      ta, tb, at_most=1.03, detail=f"{same}; {n} calls per round; torch.no_grad, eval")
+        if r.met is False:
+            with torch.no_grad():
+                r.profile = ("archspec's module:\n" + profile_call(fa, reps=n, top=12)
+                             + "\n\nhand-written module:\n" + profile_call(fb, reps=n, top=12))
+        del ours, theirs
+
+
+def group_build(run: Run) -> None:
+    import torch
+
+    import archspec
+
+    rounds = 3 if run.quick else 9
+    budget = 0.1 if run.quick else 0.3
+    for case in cases("build", run.quick):
+        paired(case)  # the same module, checked
+        spec = archspec.load(SPECS / f"{case.spec}.yaml")
+
+        def ours(spec: Any = spec) -> Any:
+            return archspec.build(spec, seed=0)
+
+        def theirs(case: Case = case) -> Any:
+            torch.manual_seed(0)
+            return case.ref()
+
+        n = max(calibrate(ours, budget), calibrate(theirs, budget))
+        ta, tb = interleave([ours, theirs], rounds, [n, n])
+        r = ratio_row(run, "build", f"`archspec.build(spec, seed=0)`, {case.label.split(',')[0]}",
+                      "`torch.manual_seed(0); Reference()` (bench/reference.py)", ta, tb, at_most=1.1,
+                      detail=f"spec loaded once; {n} builds per round")
+        if r.met is False:
+            r.profile = profile_call(ours, reps=max(1, min(n, 20)), top=18)
+        gc.collect()
+
+
+def _phase_timer(module: Any, names: Sequence[str]) -> tuple[dict[str, float], Callable[[], None]]:
+    """Wrap ``module.<name>`` functions to sum their wall time; returns the sums and an undo."""
+    spent: dict[str, float] = {}
+    saved = {}
+    for name in names:
+        fn = getattr(module, name, None)
+        if fn is None:
+            continue
+        saved[name] = fn
+
+        def timed(*a: Any, _fn: Any = fn, _name: str = name, **k: Any) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return _fn(*a, **k)
+            finally:
+                spent[_name] = spent.get(_name, 0.0) + time.perf_counter() - t0
+
+        setattr(module, name, timed)
+
+    def undo() -> None:
+        for name, fn in saved.items():
+            setattr(module, name, fn)
+
+    return spent, undo
+
+
+def group_onnx(run: Run) -> None:
+    import torch
+
+    import archspec
+
+    rounds = 1 if run.quick else 3
+    tmp = Path(tempfile.mkdtemp(prefix="archspec-bench-onnx-"))
+    try:
+        # Warm up both paths once (the first export in a process imports and initializes a lot).
+        warm = cases("onnx", True)[0]
+        _export_pair(warm, tmp)[0]()
+        _export_pair(warm, tmp)[1]()
+        for case in cases("onnx", run.quick):
+            ours, theirs, box = _export_pair(case, tmp)
+            ta, tb, tv, tw = [], [], [], []
+            for _ in range(rounds):
+                gc.collect()
+                ours()
+                ta.append(box["export"])
+                tv.append(box["verify"])
+                tw.append(box["wall"])
+                gc.collect()
+                t0 = time.perf_counter()
+                theirs()
+                tb.append(time.perf_counter() - t0)
+            label = case.label.split(",")[0]
+            r = ratio_row(run, "onnx", f"ONNX export time (report.export_seconds), {label}",
+                          "`torch.onnx.export(module, args, f, dynamo=True, dynamic_shapes=..., external_data=False)`",
+                          ta, tb, at_most=1.1,
+                          detail=f"verification apart: {_fmt_s(statistics.median(tv))}; whole export_onnx call "
+                                 f"{_fmt_s(statistics.median(tw))}; {box['sizes']}")
+            if r.met is False:
+                r.profile = _onnx_phases(case, tmp)
+            gc.collect()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _export_pair(case: Case, tmp: Path) -> tuple[Callable[[], None], Callable[[], None], dict[str, Any]]:
+    import torch
+    from torch.export import Dim
+
+    import archspec
+
+    path = SPECS / f"{case.spec}.yaml"
+    spec = archspec.load(path)
+    a = archspec.analyze(spec)
+    module = archspec.build(spec, seed=0).eval()
+    dims = sorted({d for t in a.inputs.values() for d in t.shape if isinstance(d, str) and d.isidentifier()})
+    trace = {d: 2 if d == "batch" else 7 for d in dims}  # the sizes archspec traces at
+    args = archspec.example_inputs(spec, sizes=trace)
+    named = {d: Dim(d) for d in dims}
+    dynamic = tuple(
+        {i: named[d] for i, d in enumerate(t.shape) if isinstance(d, str) and d in named} or None
+        for t in a.inputs.values()
+    )
+    box: dict[str, Any] = {"sizes": "traced at " + ", ".join(f"{k}={v}" for k, v in trace.items())}
+
+    def ours() -> None:
+        t0 = time.perf_counter()
+        rep = archspec.export_onnx(spec, tmp / "ours.onnx")
+        box["wall"] = time.perf_counter() - t0
+        box["export"], box["verify"] = rep.export_seconds, rep.verify_seconds
+
+    def theirs() -> None:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(module, args, str(tmp / "theirs.onnx"), dynamo=True,
+                              dynamic_shapes=dynamic or None, external_data=False)
+
+    return ours, theirs, box
+
+
+def _onnx_phases(case: Case, tmp: Path) -> str:
+    """Where archspec's export time goes: its export steps timed one by one."""
+    from archspec.backends import onnx_export as ox
+
+    names = ["lint", "_build", "_run_exporter", "_check_dims_kept", "_annotate", "_save", "_verify"]
+    spent, undo = _phase_timer(ox, names)
+    try:
+        ours, theirs, box = _export_pair(case, tmp)
+        ours()
+        t0 = time.perf_counter()
+        theirs()
+        direct = time.perf_counter() - t0
+    finally:
+        undo()
+    lines = [f"archspec.export_onnx's steps (one call, {case.label.split(',')[0]}); report.export_seconds = "
+             f"{box['export']:.3f} s:"]
+    lines += [f"  {spent[n]:8.3f} s  {n}" for n in names if n in spent]
+    lines += [f"  torch.onnx.export called directly on the same module: {direct:.3f} s"]
+    return "\n".join(lines)
+
+
+# Scaling ------------------------------------------------------------------------------------
+
+
+def chain_spec(n: int) -> str:
+    body = "\n".join("  - linear: 8" if i % 2 == 0 else "  - relu" for i in range(n))
+    return f"name: chain\ninputs: {{x: [batch, 8]}}\nlayers:\n{body}\n"
+
+
+PER_STAGE = 8  # residual blocks per stage; a stage is 2 + 8 * 4 nodes
+
+
+def blocks_spec(n: int) -> str:
+    stages = max(1, round((n - 1) / (2 + PER_STAGE * 4)))
+    return f"""name: blocks
+blocks:
+  res:
+    args: {{width: int}}
+    layers:
+      - {{name: fc, linear: $width}}
+      - {{name: act, relu}}
+      - {{name: out, add: [act, input]}}
+  stage:
+    args: {{width: int}}
+    layers:
+      - {{name: blocks, res: $width, repeat: {PER_STAGE}}}
+inputs: {{x: [batch, 8]}}
+layers:
+  - {{name: stages, stage: 8, repeat: {stages}}}
+"""
+
+
+def group_scaling(run: Run) -> None:
+    import archspec
+
+    sizes = [1_000, 10_000] if run.quick else [1_000, 10_000, 100_000]
+    reps = {1_000: 7 if run.quick else 15, 10_000: 3 if run.quick else 7, 100_000: 2 if run.quick else 3}
+    archspec.analyze(archspec.load(chain_spec(10)))  # warm-up: first-use imports
+    archspec.analyze(archspec.load(blocks_spec(10)))
+    for variant, make in (("chain of linear/relu", chain_spec), ("blocks + repeat + add", blocks_spec)):
+        t_an: dict[int, list[float]] = {}
+        t_ld: dict[int, list[float]] = {}
+        nodes: dict[int, int] = {}
+        for n in sizes:
+            text = make(n)
+            if n == 100_000 and 1_000 in t_an and 10_000 in t_an:
+                k = math.log10(max(statistics.median(t_an[10_000]) / statistics.median(t_an[1_000]), 1.0))
+                k2 = math.log10(max(statistics.median(t_ld[10_000]) / statistics.median(t_ld[1_000]), 1.0))
+                guess = statistics.median(t_an[10_000]) * 10**k + statistics.median(t_ld[10_000]) * 10**k2
+                if guess > 300:
+                    run.add(Row("scaling", f"analyze, 100k nodes, {variant}", "—", "skipped", "< 30 s", False,
+                                f"predicted {guess:.0f} s from 1k and 10k"))
+                    continue
+            t_an[n], t_ld[n] = [], []
+            for _ in range(reps[n]):
+                gc.collect()
+                t0 = time.perf_counter()
+                spec = archspec.load(text)
+                t1 = time.perf_counter()
+                a = archspec.analyze(spec)
+                t2 = time.perf_counter()
+                t_ld[n].append(t1 - t0)
+                t_an[n].append(t2 - t1)
+            nodes[n] = sum(1 for _ in a.graph.walk())
+            del a, spec
+        for n in sizes:
+            if n in t_an:
+                abs_row(run, "scaling", f"analyze, {n // 1000}k nodes, {variant}", t_an[n],
+                        below=30.0 if n == 100_000 else None,
+                        detail=f"{nodes[n]:,} nodes walked; `archspec.load` of the text {_fmt_s(statistics.median(t_ld[n]))}")
+        for what, table in (("analyze", t_an), ("load + analyze", t_ld)):
+            if what == "load + analyze":
+                table = {n: [x + y for x, y in zip(t_ld[n], t_an[n], strict=True)] for n in t_an}
+            if 1_000 in table and 10_000 in table:
+                ratio = statistics.median(table[10_000]) / statistics.median(table[1_000])
+                r = run.add(Row("scaling", f"{what}: t(10k) / t(1k), {variant}", "—", f"{ratio:.1f}",
+                                "≤ 12", ratio <= 12, f"medians of {len(table[1_000])} and {len(table[10_000])} runs",
+                                f"t(1k) {_fmt_s(statistics.median(table[1_000]))}, t(10k) {_fmt_s(statistics.median(table[10_000]))}"))
+                if r.met is False:
+                    text = make(10_000)
+                    fn = (lambda: archspec.analyze(archspec.load(text))) if what != "analyze" else \
+                        (lambda s=archspec.load(text): archspec.analyze(s))
+                    r.profile = profile_call(fn, top=15)
+            if 100_000 in table:
+                if what == "load + analyze":
+                    abs_row(run, "scaling", f"load + analyze, 100k nodes, {variant}", table[100_000], below=30.0)
+                if 10_000 in table:
+                    ratio = statistics.median(table[100_000]) / statistics.median(table[10_000])
+                    run.add(Row("scaling", f"{what}: t(100k) / t(10k), {variant}", "—", f"{ratio:.1f}", "", None,
+                                f"medians of {len(table[10_000])} and {len(table[100_000])} runs"))
+        big = [r for r in run.rows if r.group == "scaling" and "100k" in r.what and variant in r.what and r.met is False]
+        for r in big:
+            if not r.profile and 100_000 in t_an:
+                text = make(100_000)
+                r.profile = profile_call(lambda text=text: archspec.analyze(archspec.load(text)), top=15)
+
+
+# Machine and report -----------------------------------------------------------------------------
+
+
+def machine(threads: int) -> list[tuple[str, str]]:
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = "?"
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 1024**2:.1f} GiB"
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "archspec", "specs"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        rev = f"{rev}{' with uncommitted changes to archspec/ or specs/' if dirty else ''}"
+    except OSError:
+        rev = "?"
+    return [
+        ("CPU", f"{cpu}, {os.cpu_count()} logical cores"),
+        ("Memory", mem),
+        ("OS", f"{platform.system()} {platform.release()}"),
+        ("Python", f"{platform.python_version()} ({platform.python_implementation()})"),
+        ("torch", f"{torch.__version__}; torch.set_num_threads({threads}) in process"),
+        ("archspec", f"git {rev}"),
+        ("Date", datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")),
+    ]
+
+
+def table_text(rows: list[Row]) -> str:
+    head = ("measured", "value", "target", "met")
+    body = [(r.what, r.value, r.target or "—", {True: "yes", False: "NO", None: "info"}[r.met]) for r in rows]
+    widths = [min(70, max(len(x[i]) for x in [head, *body])) for i in range(4)]
+    line = lambda cells: "  ".join(c[:w].ljust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
+    return "\n".join([line(head), line(tuple("-" * w for w in widths)), *[line(b) for b in body]])
+
+
+def write_doc(run: Run, info: list[tuple[str, str]], load: tuple[str, str], elapsed: float, out: Path) -> None:
+    md = ["# Performance", "",
+          "archspec measured against what it replaces: a hand-written PyTorch module, `torchinfo`, and",
+          "`torch.onnx.export` called directly. Generated by `python bench/run.py` (re-run it to refresh this",
+          "page); the hand-written reference modules are in `bench/reference.py`.", "",
+          "## Machine", "", "| | |", "|---|---|"]
+    md += [f"| {k} | {v} |" for k, v in info]
+    md += [f"| Load average | {load[0]} at the start, {load[1]} at the end (other processes were running) |",
+           f"| Run | {'quick' if run.quick else 'full'}, {elapsed / 60:.1f} minutes |", "",
+           "## Method", "",
+           "- **Ratios are taken in one run, interleaved.** archspec and the alternative run alternately",
+           "  (A, B, A, B, ...) for several rounds; a row's value is the median of the per-round ratios and",
+           "  its spread is their range (min–max over n rounds). Absolute targets report the median and range.",
+           "- **Whole-process rows** time the installed `archspec` command (or the alternative script) from",
+           "  spawn to exit; peak memory is the process's own `ru_maxrss` (from `wait4`). Subprocesses run",
+           "  with a bytecode cache (kept outside the repository via `PYTHONPYCACHEPREFIX`), the normal state",
+           "  of an installed package; one row shows the cost without it.",
+           "- **Forward** compares `archspec.build(...)` with the hand-written module after loading the same",
+           "  `state_dict` into it; each pair is checked first (equal parameter counts, identical outputs).",
+           "  `eval()`, `torch.no_grad()`, warm-up calls, then many calls per round, one torch thread.",
+           "- **Build** times `archspec.build(spec, seed=0)` on a loaded spec against",
+           "  `torch.manual_seed(0); Reference()`.",
+           "- **ONNX** compares archspec's `report.export_seconds` (model build, export, annotation and",
+           "  saving; verification is reported apart) with `torch.onnx.export(module, args, f, dynamo=True,",
+           "  dynamic_shapes=..., external_data=False)` called directly on an archspec-built module, traced at",
+           "  the same sizes with the same dynamic dims. Both paths are warmed up once first.",
+           "- **Scaling** generates specs as text in process: a chain of `linear`/`relu`, and nested blocks",
+           "  (a stage of 8 residual blocks of `linear`, `relu`, `add`, repeated); nodes are those",
+           "  `Analysis.graph.walk()` yields.",
+           "- Nothing asserts on time; a missed target is listed below with a profile.", "",
+           "## Results", "",
+           "| group | measured | against | value | target | met | spread | details |",
+           "|---|---|---|---|---|---|---|---|"]
+    for r in run.rows:
+        met = {True: "yes", False: "**no**", None: "—"}[r.met]
+        md.append(f"| {r.group} | {r.what} | {r.against} | {r.value} | {r.target or '—'} | {met} | {r.spread} | {r.detail} |")
+    misses = [r for r in run.rows if r.met is False]
+    md += ["", "## Missed targets", ""]
+    if not misses:
+        md += ["None."]
+    for r in misses:
+        md += [f"### {r.what}: {r.value} (target {r.target})", ""]
+        why = explain(r)
+        if why:
+            md += [why, ""]
+        if r.profile:
+            md += ["```", r.profile.rstrip(), "```", ""]
+    if run.errors:
+        md += ["", "## Could not measure", ""] + [f"- {e}" for e in run.errors]
+    out.write_text("\n".join(md).rstrip() + "\n", encoding="utf-8")
+
+
+def explain(r: Row) -> str:
+    """A short reading of the profile, derived from it (so it stays true when re-run)."""
+    if not r.profile:
+        return ""
+    m = re.search(r"-X importtime: \d+ modules, (\d+) ms", r.profile)
+    if m:
+        pkgs = re.findall(r"^\s+([\d.]+) ms  (\S+)$", r.profile.split("by package")[1].split("largest")[0], re.M)
+        top = ", ".join(f"{p} {float(ms):.0f} ms" for ms, p in pkgs[:4])
+        return (f"Imports take {m.group(1)} ms of the process (summed self times from `-X importtime`; "
+                f"inflated by the measurement itself). Largest: {top}.")
+    return ""
+
+
+def loadavg() -> str:
+    try:
+        return "/".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="fewer rounds and models: a smoke run of about 2 minutes")
+    p.add_argument("--only", default=None, help=f"comma-separated groups: {', '.join(GROUPS)}")
+    p.add_argument("--threads", type=int, default=1, help="torch threads in process (default 1)")
+    p.add_argument("--out", default=None,
+                   help="write the report here (default: docs/performance.md for a full run, none for --quick/--only)")
+    args = p.parse_args(argv)
+    groups = GROUPS if not args.only else [g.strip() for g in args.only.split(",") if g.strip()]
+    unknown = [g for g in groups if g not in GROUPS]
+    if unknown:
+        p.error(f"unknown group(s) {', '.join(unknown)}; choose from {', '.join(GROUPS)}")
+    out = Path(args.out) if args.out else (DOC if not args.quick and not args.only else None)
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    run = Run(args.quick, args.threads)
+    start_load, t0 = loadavg(), time.perf_counter()
+    info = machine(args.threads)
+    for k, v in info:
+        print(f"{k:>8}: {v}")
+    print(f"    load: {start_load}\n")
+    for g in groups:
+        print(f"[{g}]", flush=True)
+        try:
+            globals()[f"group_{g}"](run)
+        except Exception as e:  # report the group as not measured, go on with the others
+            run.errors.append(f"{g}: {type(e).__name__}: {e}")
+            print(f"  could not measure {g}: {type(e).__name__}: {e}", flush=True)
+    elapsed = time.perf_counter() - t0
+    print()
+    print(table_text(run.rows))
+    missed = [r for r in run.rows if r.met is False]
+    print(f"\n{len(run.rows)} rows, {len(missed)} target(s) missed, {len(run.errors)} group(s) failed; "
+          f"{elapsed:.0f} s; load {start_load} -> {loadavg()}")
+    if out is not None:
+        write_doc(run, info, (start_load, loadavg()), elapsed, out)
+        print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
+    else:
+        print("(not writing docs/performance.md for a --quick or --only run; pass --out PATH to)")
+    return 1 if run.errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,13 @@
+"""The alternative to ``archspec check specs/resnet50.yaml``, timed as a whole process by bench/run.py:
+build ResNet-50 by hand in torch (bench/reference.py) and print ``torchinfo.summary`` of it."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import torchinfo  # noqa: E402
+from reference import resnet50  # noqa: E402
+
+model = resnet50()
+torchinfo.summary(model, input_size=(1, 3, 224, 224))
