@@ -67,7 +67,7 @@ SEED_ARCHITECTURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "Embeddings for text",
         "Integer token ids index a learned table of vectors (seed 001's \"embeddings and token "
-        "representations\"), here read by a bidirectional LSTM to classify a text.",
+        'representations"), here read by a bidirectional LSTM to classify a text.',
         ("text_classifier",),
     ),
     (
@@ -79,7 +79,7 @@ SEED_ARCHITECTURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "Transformers",
         "Attention lets every position look at every other (seed 003's \"attention mechanisms, "
-        "popularized by the Transformer\"): a BERT-base encoder, GPT-2 small with its LM head tied "
+        'popularized by the Transformer"): a BERT-base encoder, GPT-2 small with its LM head tied '
         "to the token embedding, and GPT-3 175B, checked statically without allocating a weight.",
         ("transformer_encoder", "gpt2", "gpt3"),
     ),

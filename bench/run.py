@@ -21,7 +21,7 @@ import cProfile
 import datetime
 import gc
 import io
-import math
+import json
 import os
 import platform
 import pstats
@@ -34,7 +34,8 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,7 @@ class Row:
 class Run:
     quick: bool
     threads: int
+    profile: bool = True  # profile each missed target (for the report)
     rows: list[Row] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -118,18 +120,44 @@ def ratio_row(
         speedups = [t / o for o, t in zip(ours, theirs, strict=True)]
         v = statistics.median(speedups)
         return run.add(
-            Row(group, what, against, f"{v:.1f}x faster", f"≥ {at_least_speedup:g}x faster",
-                v >= at_least_speedup, "per round " + _range(speedups, lambda s: f"{s:.1f}x"), detail)
+            Row(
+                group,
+                what,
+                against,
+                f"{v:.1f}x faster",
+                f"≥ {at_least_speedup:g}x faster",
+                v >= at_least_speedup,
+                "per round " + _range(speedups, lambda s: f"{s:.1f}x"),
+                detail,
+            )
         )
     ratios = [o / t for o, t in zip(ours, theirs, strict=True)]
     v = statistics.median(ratios)
     met = None if at_most is None else v <= at_most
     target = "" if at_most is None else f"≤ {at_most:g}x"
-    return run.add(Row(group, what, against, f"{v:.3f}x", target, met, "per round " + _range(ratios, lambda r: f"{r:.3f}"), detail))
+    return run.add(
+        Row(
+            group,
+            what,
+            against,
+            f"{v:.3f}x",
+            target,
+            met,
+            "per round " + _range(ratios, lambda r: f"{r:.3f}"),
+            detail,
+        )
+    )
 
 
 def abs_row(
-    run: Run, group: str, what: str, xs: list[float], *, below: float | None, unit: str = "s", detail: str = ""
+    run: Run,
+    group: str,
+    what: str,
+    xs: list[float],
+    *,
+    below: float | None,
+    unit: str = "s",
+    detail: str = "",
 ) -> Row:
     v = statistics.median(xs)
     if unit == "s":
@@ -162,16 +190,29 @@ def calibrate(fn: Callable[[], Any], budget: float) -> int:
     return max(1, round(budget * n / elapsed))
 
 
-def interleave(fns: Sequence[Callable[[], Any]], rounds: int, inner: Sequence[int]) -> list[list[float]]:
-    """Per-call seconds of each function, timed A, B, A, B, ... over ``rounds`` rounds."""
+def interleave(
+    fns: Sequence[Callable[[], Any]], rounds: int, inner: Sequence[int], per_call: bool = False
+) -> list[list[float]]:
+    """Per-call seconds of each function, timed A, B, A, B, ... over ``rounds`` rounds: the
+    mean of each round's ``inner`` calls, or with ``per_call`` their median (each call timed
+    alone, so a preemption by another process spoils one call, not the round)."""
     times: list[list[float]] = [[] for _ in fns]
+    clock = time.perf_counter
     for _ in range(rounds):
         for i, fn in enumerate(fns):
             gc.collect()
-            t0 = time.perf_counter()
-            for _ in range(inner[i]):
-                fn()
-            times[i].append((time.perf_counter() - t0) / inner[i])
+            if per_call:
+                calls = []
+                for _ in range(inner[i]):
+                    t0 = clock()
+                    fn()
+                    calls.append(clock() - t0)
+                times[i].append(statistics.median(calls))
+            else:
+                t0 = clock()
+                for _ in range(inner[i]):
+                    fn()
+                times[i].append((clock() - t0) / inner[i])
     return times
 
 
@@ -219,10 +260,19 @@ with open(sys.argv[1], "w") as f:
 def run_proc(cmd: Sequence[str], env: dict[str, str] | None = None) -> Proc:
     """Run ``cmd`` to completion: wall seconds, its own peak RSS (wait4), exit code and output."""
     exe = shutil.which(cmd[0]) or cmd[0]
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
-            tempfile.NamedTemporaryFile("r", suffix=".txt") as res:
-        subprocess.run([PY, "-I", "-S", "-c", _LAUNCHER, res.name, exe, *cmd[1:]], stdout=out, stderr=err,
-                       env=env or child_env(), cwd=ROOT, check=False)
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r", suffix=".txt") as res,
+    ):
+        subprocess.run(
+            [PY, "-I", "-S", "-c", _LAUNCHER, res.name, exe, *cmd[1:]],
+            stdout=out,
+            stderr=err,
+            env=env or child_env(),
+            cwd=ROOT,
+            check=False,
+        )
         seconds, rss_kib, rc = res.read().split()
         out.seek(0)
         err.seek(0)
@@ -251,15 +301,20 @@ def must(p: Proc, what: str) -> Proc:
 
 # Profiles (for misses) -------------------------------------------------------------------------
 
-_IMPORT_NOISE = ("<frozen ", "{built-in method builtins.exec}", "{built-in method builtins.__import__}",
-                 "{method 'acquire'", "importlib/__init__.py")
+_IMPORT_NOISE = (
+    "<frozen ",
+    "{built-in method builtins.exec}",
+    "{built-in method builtins.__import__}",
+    "{method 'acquire'",
+    "importlib/__init__.py",
+)
 
 
 def _short(path: str) -> str:
     for prefix in (str(ROOT) + "/", "/site-packages/", "/lib/python3."):
         i = path.find(prefix)
         if i >= 0:
-            rest = path[i + len(prefix):]
+            rest = path[i + len(prefix) :]
             return rest.split("/", 1)[1] if prefix == "/lib/python3." and "/" in rest else rest
     return path
 
@@ -269,17 +324,24 @@ def stats_text(stats: pstats.Stats, top: int = 15, restrict: str | None = None) 
     raw = stats.stats  # type: ignore[attr-defined]
     total = max((v[3] for v in raw.values()), default=0.0)
     rows = []
-    for (file, line, func), (cc, nc, tt, ct, _) in raw.items():
+    for (file, line, func), (_, nc, tt, ct, _) in raw.items():
         name = f"{func} ({_short(file)}:{line})" if file != "~" else func
         if any(n in name for n in _IMPORT_NOISE) or name.startswith("{method 'disable'"):
             continue
         if restrict and not re.search(restrict, file):
             continue
         rows.append((ct, tt, nc, name))
-    out = [f"profiled total ≈ {total:.3f} s", "", "by cumulative time:", "   cum s   own s    calls  function"]
+    out = [
+        f"profiled total ≈ {total:.3f} s",
+        "",
+        "by cumulative time:",
+        "   cum s   own s    calls  function",
+    ]
     out += [f"{ct:8.3f} {tt:7.3f} {nc:8d}  {name}" for ct, tt, nc, name in sorted(rows, reverse=True)[:top]]
     out += ["", "by own time:", "   own s   cum s    calls  function"]
-    out += [f"{tt:8.3f} {ct:7.3f} {nc:8d}  {name}" for ct, tt, nc, name in sorted(rows, key=lambda r: -r[1])[:top]]
+    out += [
+        f"{tt:8.3f} {ct:7.3f} {nc:8d}  {name}" for ct, tt, nc, name in sorted(rows, key=lambda r: -r[1])[:top]
+    ]
     return "\n".join(out)
 
 
@@ -307,7 +369,11 @@ pr.dump_stats(sys.argv[0])
 def importtime(cmd_args: Sequence[str]) -> tuple[list[tuple[int, int, int, str]], str]:
     """``-X importtime`` of an archspec command: (cumulative µs, self µs, depth, module) rows."""
     script = archspec_cmd()[0]
-    cmd = [PY, "-X", "importtime", script, *cmd_args] if script != PY else [PY, "-X", "importtime", "-m", "archspec", *cmd_args]
+    cmd = (
+        [PY, "-X", "importtime", script, *cmd_args]
+        if script != PY
+        else [PY, "-X", "importtime", "-m", "archspec", *cmd_args]
+    )
     p = run_proc(cmd)
     rows = []
     for line in p.stderr.splitlines():
@@ -323,11 +389,17 @@ def importtime_text(rows: list[tuple[int, int, int, str]], top: int = 12) -> str
     for _, self_us, _, mod in rows:
         pkg = mod.split(".")[0]
         by_pkg[pkg] = by_pkg.get(pkg, 0) + self_us
-    out = [f"-X importtime: {len(rows)} modules, {total / 1e3:.0f} ms of import in all (self times summed)", "",
-           "by package (self times summed):"]
+    out = [
+        f"-X importtime: {len(rows)} modules, {total / 1e3:.0f} ms of import in all (self times summed)",
+        "",
+        "by package (self times summed):",
+    ]
     out += [f"  {us / 1e3:7.1f} ms  {pkg}" for pkg, us in sorted(by_pkg.items(), key=lambda kv: -kv[1])[:top]]
     out += ["", "largest imports (cumulative, with depth):"]
-    out += [f"  {cum / 1e3:7.1f} ms  {'  ' * depth}{mod}" for cum, _, depth, mod in sorted(rows, reverse=True)[:top]]
+    out += [
+        f"  {cum / 1e3:7.1f} ms  {'  ' * depth}{mod}"
+        for cum, _, depth, mod in sorted(rows, reverse=True)[:top]
+    ]
     return "\n".join(out)
 
 
@@ -356,17 +428,30 @@ def group_cli(run: Run) -> None:
         walls["python"].append(run_proc([PY, "-c", "pass"]).seconds)
     start = f"bare `python -c pass` takes {_fmt_s(statistics.median(walls['python']))} here"
     r1 = abs_row(run, "cli", "`archspec --help`, whole process", walls["help"], below=0.3, detail=start)
-    r2 = abs_row(run, "cli", "`archspec check specs/mlp.yaml`, whole process", walls["check"], below=0.3, detail=start)
+    r2 = abs_row(
+        run, "cli", "`archspec check specs/mlp.yaml`, whole process", walls["check"], below=0.3, detail=start
+    )
     for r, args in ((r1, ["--help"]), (r2, ["check", "specs/mlp.yaml"])):
         rows, _ = importtime(args)
         torch_mods = [m for _, _, _, m in rows if m == "torch" or m.startswith("torch.")]
-        check_row(run, "cli", f"{r.what.split(',')[0]} does not import torch", not torch_mods,
-                  "torch not imported" if not torch_mods else f"imports {len(torch_mods)} torch modules")
-        if r.met is False:
+        check_row(
+            run,
+            "cli",
+            f"{r.what.split(',')[0]} does not import torch",
+            not torch_mods,
+            "torch not imported" if not torch_mods else f"imports {len(torch_mods)} torch modules",
+        )
+        if r.met is False and run.profile:
             r.profile = profile_cli(args)
     cold = [run_proc(check_cmd, child_env(bytecode_cache=False)).seconds for _ in range(max(3, rounds // 3))]
-    abs_row(run, "cli", "`archspec check specs/mlp.yaml` without a bytecode cache (PYTHONDONTWRITEBYTECODE=1)",
-            cold, below=None, detail="information: archspec's own sources compiled on every run")
+    abs_row(
+        run,
+        "cli",
+        "`archspec check specs/mlp.yaml` without a bytecode cache (PYTHONDONTWRITEBYTECODE=1)",
+        cold,
+        below=None,
+        detail="information: archspec's own sources compiled on every run",
+    )
 
 
 def group_check_resnet50(run: Run) -> None:
@@ -381,19 +466,26 @@ def group_check_resnet50(run: Run) -> None:
     for _ in range(rounds):
         ours.append(must(run_proc(ours_cmd), "archspec check").seconds)
         theirs.append(must(run_proc(theirs_cmd), "torchinfo script").seconds)
-    r = ratio_row(run, "check_resnet50", "`archspec check specs/resnet50.yaml`, whole process",
-                  "`python bench/torchinfo_resnet50.py` (ResNet-50 by hand + `torchinfo.summary`), whole process",
-                  ours, theirs, at_least_speedup=10, detail="both print 25,557,032 params")
-    if r.met is False:
+    r = ratio_row(
+        run,
+        "check_resnet50",
+        "`archspec check specs/resnet50.yaml`, whole process",
+        "`python bench/torchinfo_resnet50.py` (ResNet-50 by hand + `torchinfo.summary`), whole process",
+        ours,
+        theirs,
+        at_least_speedup=10,
+        detail="both print 25,557,032 params",
+    )
+    if r.met is False and run.profile:
         r.profile = profile_cli(["check", "specs/resnet50.yaml"])
 
 
 def group_analyze_resnet50(run: Run) -> None:
     import torch
     import torchinfo
+    from reference import resnet50
 
     import archspec
-    from reference import resnet50
 
     rounds = 5 if run.quick else 15
     path = SPECS / "resnet50.yaml"
@@ -419,13 +511,29 @@ def group_analyze_resnet50(run: Run) -> None:
     t_ours, t_load, t_theirs = interleave([ours, ours_load, theirs], rounds, inner)
     same = f"both count {a.total_params:,} params"
     against = "`torchinfo.summary(model, input_size=(1,3,224,224), verbose=0)`, in process"
-    r1 = ratio_row(run, "analyze_resnet50", "`archspec.analyze(spec)` of ResNet-50 (spec loaded), in process",
-                   against, t_ours, t_theirs, at_least_speedup=50, detail=same)
-    r2 = ratio_row(run, "analyze_resnet50", "`archspec.load` + `archspec.analyze` of ResNet-50, in process",
-                   against, t_load, t_theirs, at_least_speedup=50, detail=same)
-    if r1.met is False:
+    r1 = ratio_row(
+        run,
+        "analyze_resnet50",
+        "`archspec.analyze(spec)` of ResNet-50 (spec loaded), in process",
+        against,
+        t_ours,
+        t_theirs,
+        at_least_speedup=50,
+        detail=same,
+    )
+    r2 = ratio_row(
+        run,
+        "analyze_resnet50",
+        "`archspec.load` + `archspec.analyze` of ResNet-50, in process",
+        against,
+        t_load,
+        t_theirs,
+        at_least_speedup=50,
+        detail=same,
+    )
+    if r1.met is False and run.profile:
         r1.profile = profile_call(ours, reps=20)
-    if r2.met is False:
+    if r2.met is False and run.profile:
         r2.profile = profile_call(ours_load, reps=20)
 
 
@@ -442,11 +550,24 @@ def group_gpt3(run: Run) -> None:
     params = re.search(r"Total params: ([\d,]+)", first.stdout)
     procs = [must(run_proc(cmd), "archspec check gpt3") for _ in range(rounds)]
     detail = f"{spec.relative_to(ROOT)}: {params.group(1) if params else '?'} params"
-    r1 = abs_row(run, "gpt3", f"`archspec check {spec.relative_to(ROOT)}` (175B params), whole process",
-                 [p.seconds for p in procs], below=1.0, detail=detail)
-    r2 = abs_row(run, "gpt3", "… its peak memory (ru_maxrss of the process)", [p.maxrss_mb for p in procs],
-                 below=150, unit="MB", detail="wait4's ru_maxrss of the archspec process")
-    if r1.met is False or r2.met is False:
+    r1 = abs_row(
+        run,
+        "gpt3",
+        f"`archspec check {spec.relative_to(ROOT)}` (175B params), whole process",
+        [p.seconds for p in procs],
+        below=1.0,
+        detail=detail,
+    )
+    r2 = abs_row(
+        run,
+        "gpt3",
+        "… its peak memory (ru_maxrss of the process)",
+        [p.maxrss_mb for p in procs],
+        below=150,
+        unit="MB",
+        detail="wait4's ru_maxrss of the archspec process",
+    )
+    if (r1.met is False or r2.met is False) and run.profile:
         r1.profile = profile_cli(["check", str(spec.relative_to(ROOT))])
 
 
@@ -470,9 +591,16 @@ def cases(which: str, quick: bool) -> list[Case]:
         "resnet18/1": Case("resnet18", "resnet18", R.resnet18, {"batch": 1}, "ResNet-18, batch 1"),
         "resnet18/8": Case("resnet18", "resnet18", R.resnet18, {"batch": 8}, "ResNet-18, batch 8"),
         "lstm/1": Case("lstm", "lstm_classifier", R.LSTMClassifier, {"batch": 1}, "LSTM classifier, batch 1"),
-        "lstm/32": Case("lstm", "lstm_classifier", R.LSTMClassifier, {"batch": 32}, "LSTM classifier, batch 32"),
-        "bert/1": Case("bert", "transformer_encoder", R.BertLikeEncoder, {"batch": 1, "seq": 128},
-                       "transformer encoder (BERT-base), batch 1, seq 128"),
+        "lstm/32": Case(
+            "lstm", "lstm_classifier", R.LSTMClassifier, {"batch": 32}, "LSTM classifier, batch 32"
+        ),
+        "bert/1": Case(
+            "bert",
+            "transformer_encoder",
+            R.BertLikeEncoder,
+            {"batch": 1, "seq": 128},
+            "transformer encoder (BERT-base), batch 1, seq 128",
+        ),
     }
     picks = {
         ("forward", True): ["mlp/1", "lstm/1", "resnet18/1"],
@@ -496,9 +624,9 @@ def _nparams(m: Any) -> int:
 def paired(case: Case) -> tuple[Any, Any, tuple[Any, ...], str]:
     """archspec's module and the reference with the same weights, checked equal; and inputs."""
     import torch
+    from reference import to_reference
 
     import archspec
-    from reference import to_reference
 
     path = SPECS / f"{case.spec}.yaml"
     ours = archspec.build(path, seed=0).eval()
@@ -524,25 +652,47 @@ def paired(case: Case) -> tuple[Any, Any, tuple[Any, ...], str]:
 
 
 def group_forward(run: Run) -> None:
+    rounds = 11 if run.quick else 41
+    budget = 0.05 if run.quick else 0.15
+    for case in cases("forward", run.quick):
+        _forward(run, case, rounds, budget)
+        gc.collect()
+
+
+def _forward(run: Run, case: Case, rounds: int, budget: float) -> None:
     import torch
 
-    rounds = 7 if run.quick else 21
-    budget = 0.1 if run.quick else 0.4
-    for case in cases("forward", run.quick):
-        ours, theirs, xs, same = paired(case)
+    ours, theirs, xs, same = paired(case)
+
+    def fa() -> Any:
+        return ours(*xs)
+
+    def fb() -> Any:
+        return theirs(*xs)
+
+    with torch.no_grad():
+        for _ in range(3):
+            fa(), fb()
+        n = max(calibrate(fa, budget), calibrate(fb, budget))
+        ta, tb = interleave([fa, fb], rounds, [n, n], per_call=True)
+    r = ratio_row(
+        run,
+        "forward",
+        f"forward, {case.label}",
+        "hand-written module (bench/reference.py), same weights",
+        ta,
+        tb,
+        at_most=1.03,
+        detail=f"{same}; {n} calls per round, each timed, the round's median kept; torch.no_grad, eval",
+    )
+    if r.met is False and run.profile:
         with torch.no_grad():
-            fa, fb = (lambda: ours(*xs)), (lambda: theirs(*xs))
-            for _ in range(3):
-                fa(), fb()
-            n = max(calibrate(fa, budget), calibrate(fb, budget))
-            ta, tb = interleave([fa, fb], rounds, [n, n])
-        r = ratio_row(run, "forward", f"forward, {case.label}", "hand-written module (bench/reference.py), same weights",
-                      ta, tb, at_most=1.03, detail=f"{same}; {n} calls per round; torch.no_grad, eval")
-        if r.met is False:
-            with torch.no_grad():
-                r.profile = ("archspec's module:\n" + profile_call(fa, reps=n, top=12)
-                             + "\n\nhand-written module:\n" + profile_call(fb, reps=n, top=12))
-        del ours, theirs
+            r.profile = (
+                "archspec's module:\n"
+                + profile_call(fa, reps=n, top=12)
+                + "\n\nhand-written module:\n"
+                + profile_call(fb, reps=n, top=12)
+            )
 
 
 def group_build(run: Run) -> None:
@@ -565,10 +715,17 @@ def group_build(run: Run) -> None:
 
         n = max(calibrate(ours, budget), calibrate(theirs, budget))
         ta, tb = interleave([ours, theirs], rounds, [n, n])
-        r = ratio_row(run, "build", f"`archspec.build(spec, seed=0)`, {case.label.split(',')[0]}",
-                      "`torch.manual_seed(0); Reference()` (bench/reference.py)", ta, tb, at_most=1.1,
-                      detail=f"spec loaded once; {n} builds per round")
-        if r.met is False:
+        r = ratio_row(
+            run,
+            "build",
+            f"`archspec.build(spec, seed=0)`, {case.label.split(',')[0]}",
+            "`torch.manual_seed(0); Reference()` (bench/reference.py)",
+            ta,
+            tb,
+            at_most=1.1,
+            detail=f"spec loaded once; {n} builds per round",
+        )
+        if r.met is False and run.profile:
             r.profile = profile_call(ours, reps=max(1, min(n, 20)), top=18)
         gc.collect()
 
@@ -600,11 +757,8 @@ def _phase_timer(module: Any, names: Sequence[str]) -> tuple[dict[str, float], C
 
 
 def group_onnx(run: Run) -> None:
-    import torch
 
-    import archspec
-
-    rounds = 1 if run.quick else 3
+    rounds = 1 if run.quick else 5
     tmp = Path(tempfile.mkdtemp(prefix="archspec-bench-onnx-"))
     try:
         # Warm up both paths once (the first export in a process imports and initializes a lot).
@@ -614,7 +768,7 @@ def group_onnx(run: Run) -> None:
         for case in cases("onnx", run.quick):
             ours, theirs, box = _export_pair(case, tmp)
             ta, tb, tv, tw = [], [], [], []
-            for _ in range(rounds):
+            for _ in range(rounds if case.key != "bert" else min(rounds, 3)):
                 gc.collect()
                 ours()
                 ta.append(box["export"])
@@ -625,12 +779,18 @@ def group_onnx(run: Run) -> None:
                 theirs()
                 tb.append(time.perf_counter() - t0)
             label = case.label.split(",")[0]
-            r = ratio_row(run, "onnx", f"ONNX export time (report.export_seconds), {label}",
-                          "`torch.onnx.export(module, args, f, dynamo=True, dynamic_shapes=..., external_data=False)`",
-                          ta, tb, at_most=1.1,
-                          detail=f"verification apart: {_fmt_s(statistics.median(tv))}; whole export_onnx call "
-                                 f"{_fmt_s(statistics.median(tw))}; {box['sizes']}")
-            if r.met is False:
+            r = ratio_row(
+                run,
+                "onnx",
+                f"ONNX export time (report.export_seconds), {label}",
+                "`torch.onnx.export(module, args, f, dynamo=True, dynamic_shapes=..., external_data=False)`",
+                ta,
+                tb,
+                at_most=1.1,
+                detail=f"verification apart: {_fmt_s(statistics.median(tv))}; whole export_onnx call "
+                f"{_fmt_s(statistics.median(tw))}; {box['sizes']}",
+            )
+            if r.met is False and run.profile:
                 r.profile = _onnx_phases(case, tmp)
             gc.collect()
     finally:
@@ -664,13 +824,37 @@ def _export_pair(case: Case, tmp: Path) -> tuple[Callable[[], None], Callable[[]
         box["export"], box["verify"] = rep.export_seconds, rep.verify_seconds
 
     def theirs() -> None:
-        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
-                warnings.catch_warnings():
+        with _quiet(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            torch.onnx.export(module, args, str(tmp / "theirs.onnx"), dynamo=True,
-                              dynamic_shapes=dynamic or None, external_data=False)
+            torch.onnx.export(
+                module,
+                args,
+                str(tmp / "theirs.onnx"),
+                dynamo=True,
+                dynamic_shapes=dynamic or None,
+                external_data=False,
+            )
 
     return ours, theirs, box
+
+
+@contextlib.contextmanager
+def _quiet() -> Any:
+    """Silence what the exporter prints, Python-level and C-level (as archspec does when exporting)."""
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    saved = [os.dup(1), os.dup(2)]
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (*saved, null):
+            os.close(fd)
 
 
 def _onnx_phases(case: Case, tmp: Path) -> str:
@@ -687,8 +871,10 @@ def _onnx_phases(case: Case, tmp: Path) -> str:
         direct = time.perf_counter() - t0
     finally:
         undo()
-    lines = [f"archspec.export_onnx's steps (one call, {case.label.split(',')[0]}); report.export_seconds = "
-             f"{box['export']:.3f} s:"]
+    lines = [
+        f"archspec.export_onnx's steps (one call, {case.label.split(',')[0]}); report.export_seconds = "
+        f"{box['export']:.3f} s:"
+    ]
     lines += [f"  {spent[n]:8.3f} s  {n}" for n in names if n in spent]
     lines += [f"  torch.onnx.export called directly on the same module: {direct:.3f} s"]
     return "\n".join(lines)
@@ -728,66 +914,125 @@ layers:
 def group_scaling(run: Run) -> None:
     import archspec
 
-    sizes = [1_000, 10_000] if run.quick else [1_000, 10_000, 100_000]
-    reps = {1_000: 7 if run.quick else 15, 10_000: 3 if run.quick else 7, 100_000: 2 if run.quick else 3}
+    rounds, small = (3, 5) if run.quick else (9, 10)  # rounds; 1k runs per round
     archspec.analyze(archspec.load(chain_spec(10)))  # warm-up: first-use imports
     archspec.analyze(archspec.load(blocks_spec(10)))
     for variant, make in (("chain of linear/relu", chain_spec), ("blocks + repeat + add", blocks_spec)):
-        t_an: dict[int, list[float]] = {}
-        t_ld: dict[int, list[float]] = {}
-        nodes: dict[int, int] = {}
-        for n in sizes:
-            text = make(n)
-            if n == 100_000 and 1_000 in t_an and 10_000 in t_an:
-                k = math.log10(max(statistics.median(t_an[10_000]) / statistics.median(t_an[1_000]), 1.0))
-                k2 = math.log10(max(statistics.median(t_ld[10_000]) / statistics.median(t_ld[1_000]), 1.0))
-                guess = statistics.median(t_an[10_000]) * 10**k + statistics.median(t_ld[10_000]) * 10**k2
-                if guess > 300:
-                    run.add(Row("scaling", f"analyze, 100k nodes, {variant}", "—", "skipped", "< 30 s", False,
-                                f"predicted {guess:.0f} s from 1k and 10k"))
-                    continue
-            t_an[n], t_ld[n] = [], []
-            for _ in range(reps[n]):
-                gc.collect()
-                t0 = time.perf_counter()
-                spec = archspec.load(text)
-                t1 = time.perf_counter()
-                a = archspec.analyze(spec)
-                t2 = time.perf_counter()
-                t_ld[n].append(t1 - t0)
-                t_an[n].append(t2 - t1)
-            nodes[n] = sum(1 for _ in a.graph.walk())
-            del a, spec
-        for n in sizes:
-            if n in t_an:
-                abs_row(run, "scaling", f"analyze, {n // 1000}k nodes, {variant}", t_an[n],
-                        below=30.0 if n == 100_000 else None,
-                        detail=f"{nodes[n]:,} nodes walked; `archspec.load` of the text {_fmt_s(statistics.median(t_ld[n]))}")
-        for what, table in (("analyze", t_an), ("load + analyze", t_ld)):
-            if what == "load + analyze":
-                table = {n: [x + y for x, y in zip(t_ld[n], t_an[n], strict=True)] for n in t_an}
-            if 1_000 in table and 10_000 in table:
-                ratio = statistics.median(table[10_000]) / statistics.median(table[1_000])
-                r = run.add(Row("scaling", f"{what}: t(10k) / t(1k), {variant}", "—", f"{ratio:.1f}",
-                                "≤ 12", ratio <= 12, f"medians of {len(table[1_000])} and {len(table[10_000])} runs",
-                                f"t(1k) {_fmt_s(statistics.median(table[1_000]))}, t(10k) {_fmt_s(statistics.median(table[10_000]))}"))
-                if r.met is False:
-                    text = make(10_000)
-                    fn = (lambda: archspec.analyze(archspec.load(text))) if what != "analyze" else \
-                        (lambda s=archspec.load(text): archspec.analyze(s))
-                    r.profile = profile_call(fn, top=15)
-            if 100_000 in table:
-                if what == "load + analyze":
-                    abs_row(run, "scaling", f"load + analyze, 100k nodes, {variant}", table[100_000], below=30.0)
-                if 10_000 in table:
-                    ratio = statistics.median(table[100_000]) / statistics.median(table[10_000])
-                    run.add(Row("scaling", f"{what}: t(100k) / t(10k), {variant}", "—", f"{ratio:.1f}", "", None,
-                                f"medians of {len(table[10_000])} and {len(table[100_000])} runs"))
-        big = [r for r in run.rows if r.group == "scaling" and "100k" in r.what and variant in r.what and r.met is False]
-        for r in big:
-            if not r.profile and 100_000 in t_an:
-                text = make(100_000)
-                r.profile = profile_call(lambda text=text: archspec.analyze(archspec.load(text)), top=15)
+        text1, text10 = make(1_000), make(10_000)
+        spec1, spec10 = archspec.load(text1), archspec.load(text10)
+        nodes1 = sum(1 for _ in archspec.analyze(spec1).graph.walk())
+        nodes10 = sum(1 for _ in archspec.analyze(spec10).graph.walk())
+        ratios: dict[str, float] = {}
+        pairs: list[tuple[str, Callable[[], Any], Callable[[], Any]]] = [
+            ("analyze", partial(archspec.analyze, spec1), partial(archspec.analyze, spec10)),
+            ("load + analyze", partial(_load_analyze, text1), partial(_load_analyze, text10)),
+        ]
+        for what, f1, f10 in pairs:
+            t1, t10 = interleave([f1, f10], rounds, [small, 1])  # several 1k runs, then one 10k run
+            per = [b / a for a, b in zip(t1, t10, strict=True)]
+            ratios[what] = v = statistics.median(per)
+            r = run.add(
+                Row(
+                    "scaling",
+                    f"{what}: t(10k) / t(1k), {variant}",
+                    "—",
+                    f"{v:.1f}",
+                    "≤ 12",
+                    v <= 12,
+                    "per round " + _range(per, lambda x: f"{x:.1f}"),
+                    f"t(1k) {_fmt_s(statistics.median(t1))} ({nodes1:,} nodes), "
+                    f"t(10k) {_fmt_s(statistics.median(t10))} ({nodes10:,} nodes); "
+                    f"1k run {small} times per round",
+                )
+            )
+            if r.met is False and run.profile:
+                r.profile = _scaling_profile(f10, what)
+        if run.quick:
+            continue
+        # 100,000 nodes: absolute times (after a guard against a run that would take hours).
+        guess = statistics.median(t10) * ratios["load + analyze"]
+        if guess > 300:
+            run.add(
+                Row(
+                    "scaling",
+                    f"load + analyze, 100k nodes, {variant}",
+                    "—",
+                    "not run",
+                    "< 30 s",
+                    False,
+                    f"predicted {guess:.0f} s from the 1k and 10k times",
+                )
+            )
+            continue
+        text = make(100_000)
+        t_ld, t_an = [], []
+        for _ in range(2):
+            gc.collect()
+            t0 = time.perf_counter()
+            spec = archspec.load(text)
+            t1_ = time.perf_counter()
+            a = archspec.analyze(spec)
+            t_ld.append(t1_ - t0)
+            t_an.append(time.perf_counter() - t1_)
+        nodes = sum(1 for _ in a.graph.walk())
+        del a, spec
+        gc.collect()
+        both = [x + y for x, y in zip(t_ld, t_an, strict=True)]
+        r1 = abs_row(
+            run,
+            "scaling",
+            f"analyze, 100k nodes, {variant}",
+            t_an,
+            below=30.0,
+            detail=f"{nodes:,} nodes; spec loaded beforehand",
+        )
+        r2 = abs_row(
+            run,
+            "scaling",
+            f"load + analyze, 100k nodes, {variant}",
+            both,
+            below=30.0,
+            detail=f"`archspec.load` of the text {_fmt_s(statistics.median(t_ld))}, analyze "
+            f"{_fmt_s(statistics.median(t_an))}",
+        )
+        for r in (r1, r2):
+            if r.met is False and run.profile:
+                f = (
+                    partial(_load_analyze, text)
+                    if r is r2
+                    else partial(archspec.analyze, archspec.load(text))
+                )
+                r.profile = _scaling_profile(f, r.what.split(",")[0])
+
+
+def _load_analyze(text: str) -> Any:
+    import archspec
+
+    return archspec.analyze(archspec.load(text))
+
+
+def _scaling_profile(fn: Callable[[], Any], what: str) -> str:
+    """cProfile of one run, and the share of the cyclic garbage collector in it."""
+    on, off = [], []
+    for _ in range(2):
+        gc.collect()
+        t0 = time.perf_counter()
+        fn()
+        on.append(time.perf_counter() - t0)
+        gc.collect()
+        gc.disable()
+        try:
+            t0 = time.perf_counter()
+            fn()
+            off.append(time.perf_counter() - t0)
+        finally:
+            gc.enable()
+    head = (
+        f"{what}: {_fmt_s(min(on))} with the garbage collector on, {_fmt_s(min(off))} with gc.disable() "
+        f"(best of 2 each)\n\n"
+    )
+    gc.collect()
+    return head + profile_call(fn, top=15)
 
 
 # Machine and report -----------------------------------------------------------------------------
@@ -808,9 +1053,15 @@ def machine(threads: int) -> list[tuple[str, str]]:
             if line.startswith("MemTotal:"):
                 mem = f"{int(line.split()[1]) / 1024**2:.1f} GiB"
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "archspec", "specs"], cwd=ROOT,
-                               capture_output=True, text=True).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "archspec", "specs"],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         rev = f"{rev}{' with uncommitted changes to archspec/ or specs/' if dirty else ''}"
     except OSError:
         rev = "?"
@@ -833,42 +1084,58 @@ def table_text(rows: list[Row]) -> str:
     return "\n".join([line(head), line(tuple("-" * w for w in widths)), *[line(b) for b in body]])
 
 
-def write_doc(run: Run, info: list[tuple[str, str]], load: tuple[str, str], elapsed: float, out: Path) -> None:
-    md = ["# Performance", "",
-          "archspec measured against what it replaces: a hand-written PyTorch module, `torchinfo`, and",
-          "`torch.onnx.export` called directly. Generated by `python bench/run.py` (re-run it to refresh this",
-          "page); the hand-written reference modules are in `bench/reference.py`.", "",
-          "## Machine", "", "| | |", "|---|---|"]
+def write_doc(
+    run: Run, info: list[tuple[str, str]], load: tuple[str, str], elapsed: float, out: Path
+) -> None:
+    md = [
+        "# Performance",
+        "",
+        "archspec measured against what it replaces: a hand-written PyTorch module, `torchinfo`, and",
+        "`torch.onnx.export` called directly. Generated by `python bench/run.py` (re-run it to refresh this",
+        "page); the hand-written reference modules are in `bench/reference.py`.",
+        "",
+        "## Machine",
+        "",
+        "| | |",
+        "|---|---|",
+    ]
     md += [f"| {k} | {v} |" for k, v in info]
-    md += [f"| Load average | {load[0]} at the start, {load[1]} at the end (other processes were running) |",
-           f"| Run | {'quick' if run.quick else 'full'}, {elapsed / 60:.1f} minutes |", "",
-           "## Method", "",
-           "- **Ratios are taken in one run, interleaved.** archspec and the alternative run alternately",
-           "  (A, B, A, B, ...) for several rounds; a row's value is the median of the per-round ratios and",
-           "  its spread is their range (min–max over n rounds). Absolute targets report the median and range.",
-           "- **Whole-process rows** time the installed `archspec` command (or the alternative script) from",
-           "  spawn to exit; peak memory is the process's own `ru_maxrss` (from `wait4`). Subprocesses run",
-           "  with a bytecode cache (kept outside the repository via `PYTHONPYCACHEPREFIX`), the normal state",
-           "  of an installed package; one row shows the cost without it.",
-           "- **Forward** compares `archspec.build(...)` with the hand-written module after loading the same",
-           "  `state_dict` into it; each pair is checked first (equal parameter counts, identical outputs).",
-           "  `eval()`, `torch.no_grad()`, warm-up calls, then many calls per round, one torch thread.",
-           "- **Build** times `archspec.build(spec, seed=0)` on a loaded spec against",
-           "  `torch.manual_seed(0); Reference()`.",
-           "- **ONNX** compares archspec's `report.export_seconds` (model build, export, annotation and",
-           "  saving; verification is reported apart) with `torch.onnx.export(module, args, f, dynamo=True,",
-           "  dynamic_shapes=..., external_data=False)` called directly on an archspec-built module, traced at",
-           "  the same sizes with the same dynamic dims. Both paths are warmed up once first.",
-           "- **Scaling** generates specs as text in process: a chain of `linear`/`relu`, and nested blocks",
-           "  (a stage of 8 residual blocks of `linear`, `relu`, `add`, repeated); nodes are those",
-           "  `Analysis.graph.walk()` yields.",
-           "- Nothing asserts on time; a missed target is listed below with a profile.", "",
-           "## Results", "",
-           "| group | measured | against | value | target | met | spread | details |",
-           "|---|---|---|---|---|---|---|---|"]
+    md += [
+        f"| Load average | {load[0]} at the start, {load[1]} at the end (other processes were running) |",
+        f"| Run | {'quick' if run.quick else 'full'}, {elapsed / 60:.1f} minutes |",
+        "",
+        "## Method",
+        "",
+        "- **Ratios are taken in one run, interleaved.** archspec and the alternative run alternately",
+        "  (A, B, A, B, ...) for several rounds; a row's value is the median of the per-round ratios and",
+        "  its spread is their range (min–max over n rounds). Absolute targets report the median and range.",
+        "- **Whole-process rows** time the installed `archspec` command (or the alternative script) from",
+        "  spawn to exit; peak memory is the process's own `ru_maxrss` (from `wait4`). Subprocesses run",
+        "  with a bytecode cache (kept outside the repository via `PYTHONPYCACHEPREFIX`), the normal state",
+        "  of an installed package; one row shows the cost without it.",
+        "- **Forward** compares `archspec.build(...)` with the hand-written module after loading the same",
+        "  `state_dict` into it; each pair is checked first (equal parameter counts, identical outputs).",
+        "  `eval()`, `torch.no_grad()`, warm-up calls, then many calls per round, one torch thread.",
+        "- **Build** times `archspec.build(spec, seed=0)` on a loaded spec against",
+        "  `torch.manual_seed(0); Reference()`.",
+        "- **ONNX** compares archspec's `report.export_seconds` (model build, export, annotation and",
+        "  saving; verification is reported apart) with `torch.onnx.export(module, args, f, dynamo=True,",
+        "  dynamic_shapes=..., external_data=False)` called directly on an archspec-built module, traced at",
+        "  the same sizes with the same dynamic dims. Both paths are warmed up once first.",
+        "- **Scaling** generates specs as text in process: a chain of `linear`/`relu`, and nested blocks",
+        "  (a stage of 8 residual blocks of `linear`, `relu`, `add`, repeated); nodes are those",
+        "  `Analysis.graph.walk()` yields.",
+        "- Nothing asserts on time; a missed target is listed below with a profile.",
+        "",
+        "## Results",
+        "",
+        "| group | measured | against | value | target | met | spread | details |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in run.rows:
         met = {True: "yes", False: "**no**", None: "—"}[r.met]
-        md.append(f"| {r.group} | {r.what} | {r.against} | {r.value} | {r.target or '—'} | {met} | {r.spread} | {r.detail} |")
+        cells = [r.group, r.what, r.against, r.value, r.target or "—", met, r.spread, r.detail]
+        md.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     misses = [r for r in run.rows if r.met is False]
     md += ["", "## Missed targets", ""]
     if not misses:
@@ -891,10 +1158,14 @@ def explain(r: Row) -> str:
         return ""
     m = re.search(r"-X importtime: \d+ modules, (\d+) ms", r.profile)
     if m:
-        pkgs = re.findall(r"^\s+([\d.]+) ms  (\S+)$", r.profile.split("by package")[1].split("largest")[0], re.M)
+        pkgs = re.findall(
+            r"^\s+([\d.]+) ms  (\S+)$", r.profile.split("by package")[1].split("largest")[0], re.M
+        )
         top = ", ".join(f"{p} {float(ms):.0f} ms" for ms, p in pkgs[:4])
-        return (f"Imports take {m.group(1)} ms of the process (summed self times from `-X importtime`; "
-                f"inflated by the measurement itself). Largest: {top}.")
+        return (
+            f"Imports take {m.group(1)} ms of the process (summed self times from `-X importtime`; "
+            f"inflated by the measurement itself). Largest: {top}."
+        )
     return ""
 
 
@@ -905,14 +1176,45 @@ def loadavg() -> str:
         return "?"
 
 
+LAST = Path(tempfile.gettempdir()) / "archspec-bench-last.json"
+
+
+def rewrite(out: Path) -> int:
+    """The report again from the last run's results (to revise its text without measuring)."""
+    data = json.loads(LAST.read_text(encoding="utf-8"))
+    run = Run(data["quick"], data["threads"], rows=[Row(**r) for r in data["rows"]], errors=data["errors"])
+    write_doc(run, [tuple(kv) for kv in data["info"]], tuple(data["load"]), data["elapsed"], out)
+    print(f"wrote {out} from {LAST}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--quick", action="store_true", help="fewer rounds and models: a smoke run of about 2 minutes")
+    p.add_argument(
+        "--quick", action="store_true", help="fewer rounds and models: a smoke run of about 2 minutes"
+    )
     p.add_argument("--only", default=None, help=f"comma-separated groups: {', '.join(GROUPS)}")
     p.add_argument("--threads", type=int, default=1, help="torch threads in process (default 1)")
-    p.add_argument("--out", default=None,
-                   help="write the report here (default: docs/performance.md for a full run, none for --quick/--only)")
+    p.add_argument(
+        "--profile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="profile every missed target (default: when writing the report)",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="write the report here (default: docs/performance.md for a full run, none for --quick/--only)",
+    )
+    p.add_argument(
+        "--rewrite",
+        action="store_true",
+        help="measure nothing: rewrite the report (--out, default docs/performance.md) from the last "
+        "run's saved results",
+    )
     args = p.parse_args(argv)
+    if args.rewrite:
+        return rewrite(Path(args.out) if args.out else DOC)
     groups = GROUPS if not args.only else [g.strip() for g in args.only.split(",") if g.strip()]
     unknown = [g for g in groups if g not in GROUPS]
     if unknown:
@@ -922,7 +1224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    run = Run(args.quick, args.threads)
+    run = Run(args.quick, args.threads, profile=args.profile if args.profile is not None else out is not None)
     start_load, t0 = loadavg(), time.perf_counter()
     info = machine(args.threads)
     for k, v in info:
@@ -939,10 +1241,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     print(table_text(run.rows))
     missed = [r for r in run.rows if r.met is False]
-    print(f"\n{len(run.rows)} rows, {len(missed)} target(s) missed, {len(run.errors)} group(s) failed; "
-          f"{elapsed:.0f} s; load {start_load} -> {loadavg()}")
+    print(
+        f"\n{len(run.rows)} rows, {len(missed)} target(s) missed, {len(run.errors)} group(s) failed; "
+        f"{elapsed:.0f} s; load {start_load} -> {loadavg()}"
+    )
+    end_load = loadavg()
+    LAST.write_text(
+        json.dumps(
+            {
+                "quick": run.quick,
+                "threads": run.threads,
+                "rows": [asdict(r) for r in run.rows],
+                "errors": run.errors,
+                "info": info,
+                "load": [start_load, end_load],
+                "elapsed": elapsed,
+            }
+        ),
+        encoding="utf-8",
+    )
     if out is not None:
-        write_doc(run, info, (start_load, loadavg()), elapsed, out)
+        write_doc(run, info, (start_load, end_load), elapsed, out)
         print(f"wrote {out.relative_to(ROOT) if out.is_relative_to(ROOT) else out}")
     else:
         print("(not writing docs/performance.md for a --quick or --only run; pass --out PATH to)")

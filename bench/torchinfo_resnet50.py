@@ -6,8 +6,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torchinfo  # noqa: E402
-from reference import resnet50  # noqa: E402
+import torchinfo
+from reference import resnet50
 
 model = resnet50()
 torchinfo.summary(model, input_size=(1, 3, 224, 224))

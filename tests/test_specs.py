@@ -8,12 +8,11 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, SPECS
 
 import archspec
 from archspec.backends.diagram.render import find_dot
 from archspec.gallery import SEED_ARCHITECTURES, header_comment, write_architectures
-
-from conftest import ROOT, SPECS  # noqa: E402
 
 # (spec file stem, model): total, trainable, non-trainable parameters, buffer elements.
 # References: each spec's header (torchvision, HF, the PyTorch tutorials, the seed documents).
@@ -184,9 +183,7 @@ def test_regularized_mlp_penalties_and_inits() -> None:
     torch = pytest.importorskip("torch")
     m = archspec.build(spec_path("regularized_mlp"), seed=0)
     want = (
-        1e-4 * m.fc1.weight.pow(2).sum()
-        + 1e-5 * m.fc2.weight.abs().sum()
-        + 1e-4 * m.fc2.weight.pow(2).sum()
+        1e-4 * m.fc1.weight.pow(2).sum() + 1e-5 * m.fc2.weight.abs().sum() + 1e-4 * m.fc2.weight.pow(2).sum()
     )
     assert torch.allclose(m.regularization_loss(), want)
     assert not m.fc1.bias.any() and not m.fc2.bias.any()  # init: bias zeros
@@ -200,8 +197,21 @@ def test_architectures_cover_the_seed_list() -> None:
     assert len(stems) == len(set(stems))
     assert all(spec_path(s).is_file() for s in stems)
     titles = " ".join(t for t, _, _ in SEED_ARCHITECTURES)
-    for word in ("Perceptron", "MLP", "FNN", "CNN", "RNN", "LSTM", "GRU", "Embeddings", "ResNet",
-                 "Transformer", "GAN", "ESN", "Dropout"):
+    for word in (
+        "Perceptron",
+        "MLP",
+        "FNN",
+        "CNN",
+        "RNN",
+        "LSTM",
+        "GRU",
+        "Embeddings",
+        "ResNet",
+        "Transformer",
+        "GAN",
+        "ESN",
+        "Dropout",
+    ):
         assert word in titles
 
 
@@ -217,5 +227,5 @@ def test_committed_architectures_page_is_current(tmp_path: Path, update_golden: 
         "docs/architectures.md is stale: run `python -m archspec.gallery` (or pytest --update-golden)"
     )
     for svg in fresh[:-1]:
-        assert (ROOT / "docs" / "architectures" / svg.name).is_file(), f"docs/architectures/{svg.name} missing"
+        assert (ROOT / "docs" / "architectures" / svg.name).is_file(), f"no docs/architectures/{svg.name}"
     assert str(tmp_path) not in page.read_text() and str(ROOT) not in page.read_text()

@@ -389,7 +389,7 @@ def _run_exporter(a: Analysis, module: torch.nn.Module, plan: _SizePlan, opset: 
     import torch
 
     args = _inputs(a, plan.trace)
-    with _captured() as log, _fresh_rnn_dispatch():
+    with _captured() as log, _rnn_patches(bool(plan.dims)):
         try:
             program = torch.onnx.export(
                 module,
@@ -410,22 +410,42 @@ def _run_exporter(a: Analysis, module: torch.nn.Module, plan: _SizePlan, opset: 
     raise ArchspecError(
         "export",
         f"torch.onnx.export failed for model '{a.model}': {_first_line(err)}",
-        got=_tail(log.text()) or None,
+        got="\n".join(t for t in (_tail(log.text(), 12), _detail(err)) if t) or None,
         hint=_export_hint(err, plan),
     ) from err
 
 
 @contextlib.contextmanager
-def _fresh_rnn_dispatch() -> Iterator[None]:
-    """Work around a torch bug: for dynamic shapes the exporter swaps in a while-loop
-    decomposition of aten.lstm/gru by editing ``py_kernels`` without clearing the op's
-    dispatch cache, so a second export in one process (and eager runs after the first)
-    may use a stale kernel; the second export then bakes the traced sequence length."""
+def _rnn_patches(dynamic: bool) -> Iterator[None]:
+    """Keep LSTM/GRU sequence lengths dynamic through the whole export (two torch bugs).
+
+    For dynamic shapes the exporter swaps in a while-loop decomposition of aten.lstm/gru,
+    but only around the capture step: the decomposition step then recomputes their output
+    shapes with the Python-loop decomposition and bakes the traced length into whatever
+    reads them (two stacked LSTMs: a Reshape to [7, -1, 5]; pytorch/pytorch#191855, fixed
+    upstream by #193192). So archspec keeps the patch on for the whole export. And the patch
+    edits ``py_kernels`` without clearing the ops' dispatch caches, so the kernel cached by
+    one export leaks into the next (and into eager runs); the caches are cleared around it.
+    """
     _clear_rnn_dispatch()
     try:
-        yield
+        with contextlib.ExitStack() as stack:
+            if dynamic:
+                for patch in _while_loop_rnn_patches():
+                    stack.enter_context(patch)
+                _clear_rnn_dispatch()
+            yield
     finally:
         _clear_rnn_dispatch()
+
+
+def _while_loop_rnn_patches() -> list[contextlib.AbstractContextManager[None]]:
+    try:
+        from torch.export import _patches
+    except ImportError:  # an older or newer torch: rely on the exporter and on verification
+        return []
+    names = ("register_lstm_while_loop_decomposition", "register_gru_while_loop_decomposition")
+    return [getattr(_patches, n)() for n in names if hasattr(_patches, n)]
 
 
 def _clear_rnn_dispatch() -> None:
@@ -609,8 +629,14 @@ def _check_model(tmp: Path) -> None:
     try:
         onnx.checker.check_model(str(tmp), full_check=True)
     except Exception as e:  # ValidationError, InferenceError
+        hint = None
+        if "unsupported type" in str(e):
+            hint = "that operator takes this dtype only at a later opset (--opset), if at all"
         raise ArchspecError(
-            "export", f"the ONNX checker rejects the exported file: {_first_line(e)}", got=_tail(str(e))
+            "export",
+            f"the ONNX checker rejects the exported file: {_first_line(e)}",
+            got=_detail(e),
+            hint=hint,
         ) from e
 
 
@@ -633,7 +659,7 @@ def _check_inferred_outputs(a: Analysis, proto: onnx.ModelProto) -> None:
         inferred = onnx.shape_inference.infer_shapes(bare, check_type=True, strict_mode=True, data_prop=True)
     except Exception as e:  # InferenceError
         raise ArchspecError(
-            "export", f"ONNX shape inference (strict) fails: {_first_line(e)}", got=_tail(str(e))
+            "export", f"ONNX shape inference (strict) fails: {_first_line(e)}", got=_detail(e)
         ) from e
     declared = [(v, n, t, "input") for v, (n, t) in zip(proto.graph.input, a.inputs.items(), strict=False)]
     found = [(v, n, t, "output") for v, (n, t) in zip(inferred.graph.output, a.outputs.items(), strict=False)]
@@ -686,8 +712,17 @@ def _session(tmp: Path) -> Any:
     try:
         return ort.InferenceSession(str(tmp), opts, providers=["CPUExecutionProvider"])
     except Exception as e:
+        hint = None
+        if "NOT_IMPLEMENTED" in str(e):
+            hint = (
+                "onnxruntime's CPU provider has no kernel for that operator and dtype (float64 and "
+                "bfloat16 convolutions, for example); export the model in float32"
+            )
         raise ArchspecError(
-            "export", f"onnxruntime cannot load the exported file: {_first_line(e)}", got=_tail(str(e))
+            "export",
+            f"onnxruntime cannot load the exported file: {_first_line(e)}",
+            got=_detail(e),
+            hint=hint,
         ) from e
 
 
@@ -708,7 +743,7 @@ def _compare(
         raise ArchspecError(
             "export",
             f"onnxruntime fails at {at}: {_first_line(e)}",
-            got=_tail(str(e)),
+            got=_detail(e),
             hint="a size traced at export time may have been baked into the graph",
         ) from e
     if len(got) != len(expected):
@@ -900,6 +935,12 @@ def _mb(n: int) -> str:
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return (text.splitlines()[0] if text else type(e).__name__)[:300]
+
+
+def _detail(e: BaseException) -> str | None:
+    """The rest of a multi-line error message (None when the first line says it all)."""
+    text = str(e).strip()
+    return _tail(text) if "\n" in text else None
 
 
 def _tail(text: str, lines: int = 25) -> str:

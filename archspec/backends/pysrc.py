@@ -2,7 +2,7 @@
 
 The source realizes the same plan as ``archspec.build``, so a state_dict saved from the
 built module loads into it and gives identical outputs. Plain chains become
-``nn.Sequential``; each block becomes a class (one per distinct configuration).
+``nn.Sequential``; each block becomes a class whose differing settings are its arguments.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import inspect
 from typing import Any
 
 from archspec import __version__
+from archspec.backends.blockclasses import BlockClasses, Path
 from archspec.backends.plan import Plan, Sub, layer_inits, plan_model
 from archspec.backends.torch_ops import fn_source
 from archspec.layers.base import TorchCtor
@@ -24,108 +25,122 @@ INDENT = "    "
 
 def emit(analyses: list[Analysis]) -> str:
     """One Python module with a class for every model in ``analyses`` (and the models they call)."""
-    e = _Emitter()
-    for a in analyses:
-        e.model(a)
+    order = _with_called_models(analyses)
+    plans = {a.model: plan_model(a) for a in order}
+    e = _Emitter(BlockClasses(list(plans.values())))
+    for a in order:
+        e.model(a, plans[a.model])
     return e.render(analyses)
 
 
 class _Emitter:
-    def __init__(self) -> None:
+    def __init__(self, blocks: BlockClasses) -> None:
+        self.blocks = blocks
         self.classes: list[str] = []  # class sources, dependencies first
-        self.by_body: dict[str, str] = {}  # class body (name-less) -> class name
         self.names: set[str] = set()
         self.families: dict[str, None] = {}
         self.models: dict[str, str] = {}  # model name -> class name
 
-    def model(self, a: Analysis) -> str:
-        if a.model in self.models:
-            return self.models[a.model]
-        for sub_model in _called_models(a):
-            self.model(_analysis_of(a, sub_model))
-        plan = plan_model(a)
-        extra = _model_lines(a, plan)
-        name = self.cls(plan, extra, models=sorted(_called_models(a)), doc=a.graph.doc, unique=True)
+    def model(self, a: Analysis, plan: Plan) -> None:
+        models = sorted(_called_models(a))
+        name = self.fresh(plan.name)
+        self.classes.append(self.cls(name, plan, {}, _model_lines(a, plan), models, a.graph.doc))
         self.classes[-1] += _penalty_method(plan)
         self.models[a.model] = name
-        return name
+
+    def block(self, plan: Plan) -> str:
+        """The class of a block plan, emitted on first use."""
+        group = self.blocks.of[id(plan)]
+        if not group.name:
+            group.name = self.fresh(group.base)
+            first = group.plans[0]
+            self.classes.append(self.cls(group.name, first, group.params, [], [], None))
+        return group.name
 
     def cls(
         self,
+        name: str,
         plan: Plan,
-        extra: list[str] | None = None,
-        models: list[str] | None = None,
-        doc: str | None = None,
-        unique: bool = False,
+        subst: dict[Path, str],
+        extra: list[str],
+        models: list[str],
+        doc: str | None,
     ) -> str:
-        init = self.init_lines(plan, models or [])
-        init += extra or []
-        if _is_chain(plan) and not models:
-            base, body = "nn.Sequential", self.sequential_body(plan, init)
-        else:
-            base, body = "nn.Module", self.module_body(plan, init, models or [])
-        key = f"{base}\n{body}"
-        if not unique and key in self.by_body:
-            return self.by_body[key]
-        name = self.fresh(plan.name)
-        header = f"class {name}({base}):\n"
+        args = self.signature(plan, subst, models)
+        header = f"class {name}({'nn.Sequential' if _is_chain(plan) and not models else 'nn.Module'}):\n"
         if doc:
             header += f'{INDENT}"""{_doc(doc)}"""\n\n'
-        self.classes.append(header + body)
-        self.by_body.setdefault(key, name)
-        return name
+        if _is_chain(plan) and not models:
+            return header + self.sequential_body(plan, subst, args, extra)
+        return header + self.module_body(plan, subst, args, extra, models)
+
+    def signature(self, plan: Plan, subst: dict[Path, str], models: list[str]) -> str:
+        if models:
+            return "".join(f", {m}: nn.Module | None = None" for m in models)
+        if not subst:
+            return ""
+        values = self.blocks.values(plan)
+        typed: dict[str, str] = {}
+        for path, arg in subst.items():
+            typed.setdefault(arg, type(values[path]).__name__)
+        return ", " + ", ".join(f"{arg}: {t}" for arg, t in typed.items())
 
     def fresh(self, base: str) -> str:
         name, n = base, 1
-        while name in self.names or name in ("Module", "Sequential"):
+        while name in self.names or name in ("Module", "Sequential", "OrderedDict"):
             n += 1
             name = f"{base}{n}"
         self.names.add(name)
         return name
 
-    def init_lines(self, plan: Plan, models: list[str]) -> list[str]:
-        lines = []
-        for m in models:
-            cls = self.models[m]
-            lines.append(f"{m} = {m} if {m} is not None else {cls}()")
-        for s in plan.subs:
-            if (plan.kind == "graph" and not _is_chain(plan)) or models:
-                lines.append(f"self.{s.name} = {self.expr(s)}")
-            if s.frozen:
-                lines.append(f"self.{s.name}.requires_grad_(False)")
-        return lines
-
-    def expr(self, s: Sub) -> str:
+    def expr(self, s: Sub, path: Path, subst: dict[Path, str]) -> str:
         if s.model is not None:
             return s.model
+        if s.plan is not None and s.plan.kind == "sequential":
+            items = [self.expr(c, (*path, i), subst) for i, c in enumerate(s.plan.subs)]
+            return "nn.Sequential(" + ", ".join(items) + ")"
         if s.plan is not None:
-            if s.plan.kind == "sequential":
-                return "nn.Sequential(" + ", ".join(self.expr(c) for c in s.plan.subs) + ")"
-            return f"{self.cls(s.plan)}()"
-        assert s.ctor is not None
-        return self.ctor(s.ctor)
+            cls = self.block(s.plan)
+            values = self.blocks.args(s.plan)
+        else:
+            assert s.ctor is not None
+            cls, values = self.ctor_name(s.ctor), s.ctor.kwargs
+            defaults = _defaults(s.ctor)
+            values = {
+                k: v
+                for k, v in values.items()
+                if (*path, k) in subst or k not in defaults or defaults[k] != v
+            }
+        rendered = ", ".join(f"{k}={subst.get((*path, k)) or _literal(v)}" for k, v in values.items())
+        return f"{cls}({rendered})"
 
-    def ctor(self, c: TorchCtor) -> str:
+    def ctor_name(self, c: TorchCtor) -> str:
         module = c.source_module
-        if module is not None:
-            self.families[module] = None
-        args = ", ".join(f"{k}={_literal(v)}" for k, v in c.kwargs.items())
-        return f"{c.cls if module is None else c.class_name}({args})"
+        if module is None:
+            return c.cls
+        self.families[module] = None
+        return c.class_name
 
-    def sequential_body(self, plan: Plan, init: list[str]) -> str:
-        items = [f'{INDENT * 3}("{s.name}", {self.expr(s)}),' for s in plan.subs]
-        lines = [f"{INDENT}def __init__(self) -> None:", f"{INDENT * 2}super().__init__(OrderedDict(["]
-        lines += items
-        lines.append(f"{INDENT * 2}]))")
-        lines += [f"{INDENT * 2}{line}" for line in init if line.startswith(("self.", "with", "    "))]
+    def sequential_body(self, plan: Plan, subst: dict[Path, str], args: str, extra: list[str]) -> str:
+        items = [f'{INDENT * 3}("{s.name}", {self.expr(s, (s.name,), subst)}),' for s in plan.subs]
+        lines = [f"{INDENT}def __init__(self{args}) -> None:", f"{INDENT * 2}super().__init__(OrderedDict(["]
+        lines += [*items, f"{INDENT * 2}]))"]
+        lines += [f"{INDENT * 2}self.{s.name}.requires_grad_(False)" for s in plan.subs if s.frozen]
+        lines += [f"{INDENT * 2}{line}" for line in extra]
         return "\n".join(lines) + "\n"
 
-    def module_body(self, plan: Plan, init: list[str], models: list[str]) -> str:
-        params = "".join(f", {m}: nn.Module | None = None" for m in models)
-        lines = [f"{INDENT}def __init__(self{params}) -> None:", f"{INDENT * 2}super().__init__()"]
-        lines += [f"{INDENT * 2}{line}" for line in init]
-        args = ", ".join(plan.inputs)
-        lines += ["", f"{INDENT}def forward(self, {args}):"]
+    def module_body(
+        self, plan: Plan, subst: dict[Path, str], args: str, extra: list[str], models: list[str]
+    ) -> str:
+        lines = [f"{INDENT}def __init__(self{args}) -> None:", f"{INDENT * 2}super().__init__()"]
+        for m in models:
+            lines.append(f"{INDENT * 2}{m} = {m} if {m} is not None else {self.models[m]}()")
+        for s in plan.subs:
+            lines.append(f"{INDENT * 2}self.{s.name} = {self.expr(s, (s.name,), subst)}")
+            if s.frozen:
+                lines.append(f"{INDENT * 2}self.{s.name}.requires_grad_(False)")
+        lines += [f"{INDENT * 2}{line}" for line in extra]
+        lines += ["", f"{INDENT}def forward(self, {', '.join(plan.inputs)}):"]
         for step in plan.steps:
             if step.module is not None:
                 call = f"self.{step.module}({', '.join(step.inputs)})"
@@ -133,8 +148,7 @@ class _Emitter:
                 assert step.fn is not None
                 call = fn_source(step.fn, step.inputs)
             lines.append(f"{INDENT * 2}{step.var} = {call}")
-        outs = ", ".join(plan.outputs)
-        lines.append(f"{INDENT * 2}return {outs}")
+        lines.append(f"{INDENT * 2}return {', '.join(plan.outputs)}")
         return "\n".join(lines) + "\n"
 
     def render(self, analyses: list[Analysis]) -> str:
@@ -196,6 +210,15 @@ def _penalty_method(plan: Plan) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _defaults(c: TorchCtor) -> dict[str, Any]:
+    """The keyword defaults of the class a layer builds (so the source can leave them out)."""
+    from archspec.backends.torch_ops import module_class
+
+    cls = c.impl if c.impl is not None else module_class(c.cls)
+    params = inspect.signature(cls.__init__).parameters.values()
+    return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
+
+
 def _is_chain(plan: Plan) -> bool:
     if plan.kind != "graph" or len(plan.inputs) != 1 or len(plan.outputs) != 1:
         return False
@@ -211,10 +234,22 @@ def _called_models(a: Analysis) -> set[str]:
     return {n.type for n in a.graph.body() if n.kind == "model"}
 
 
-def _analysis_of(a: Analysis, model: str) -> Analysis:
+def _with_called_models(analyses: list[Analysis]) -> list[Analysis]:
+    """The analyses and those of every model they call, callees first."""
     from archspec.passes import analyze
 
-    return analyze(a.spec, model, a.sizes)
+    out: dict[str, Analysis] = {}
+
+    def visit(a: Analysis) -> None:
+        if a.model in out:
+            return
+        for name in sorted(_called_models(a)):
+            visit(analyze(a.spec, name, a.sizes))
+        out[a.model] = a
+
+    for a in analyses:
+        visit(a)
+    return list(out.values())
 
 
 def _family_source(name: str) -> str:

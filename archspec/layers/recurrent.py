@@ -145,6 +145,8 @@ class RNN(_Recurrent):
     only the last step); ``hidden`` the last layer's final hidden state, both directions
     concatenated, ``[batch, hidden*dirs]`` (usually what a classifier wants).
     ``dropout`` is applied between stacked layers only, so it needs ``layers > 1``.
+    ONNX: torch unrolls this layer over time, so an export is fixed to the example
+    sequence length (``lstm``/``gru`` keep it dynamic).
     """
 
     name = "rnn"
