@@ -14,15 +14,15 @@ pytest.importorskip("onnx")
 pytest.importorskip("onnxscript")
 pytest.importorskip("onnxruntime")
 
-import onnx  # noqa: E402
-import onnxruntime as ort  # noqa: E402
-import torch  # noqa: E402
+import onnx
+import onnxruntime as ort
+import torch
 
-from archspec import analyze, build, example_inputs, load  # noqa: E402
-from archspec.backends import onnx_export  # noqa: E402
-from archspec.backends.onnx_export import ExportReport, export_analysis, export_onnx  # noqa: E402
-from archspec.errors import ArchspecError  # noqa: E402
-from archspec.layers import registry  # noqa: E402
+from archspec import Spec, analyze, build, example_inputs, load
+from archspec.backends import onnx_export
+from archspec.backends.onnx_export import ExportReport, export_analysis, export_onnx
+from archspec.errors import ArchspecError
+from archspec.layers import registry
 
 ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent / "specs"
@@ -34,7 +34,7 @@ MAX_PARAMS = 200_000_000  # bigger specs (gpt3) would take minutes and gigabytes
 
 def _cases() -> list[object]:
     cases = []
-    for path in sorted((ROOT / "specs").glob("*.yaml")) + [CONVNET, SEQNET]:
+    for path in [*sorted((ROOT / "specs").glob("*.yaml")), CONVNET, SEQNET]:
         spec = load(path)
         for model in spec.model_names():
             params = analyze(spec, model).total_params
@@ -68,7 +68,7 @@ def _listing(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
 
 
-def _run(path: Path, spec: Path, sizes: dict[str, int]) -> tuple[list[object], list[torch.Tensor]]:
+def _run(path: Path, spec: Path | Spec, sizes: dict[str, int]) -> tuple[list[object], list[torch.Tensor]]:
     """onnxruntime and torch on the same inputs."""
     inputs = example_inputs(spec, sizes=sizes, seed=7)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -86,7 +86,7 @@ def _run(path: Path, spec: Path, sizes: dict[str, int]) -> tuple[list[object], l
 def test_spec_exports_and_verifies(exported, path: Path, model: str) -> None:  # type: ignore[no-untyped-def]
     report, target = exported(path, model)
     assert report.paths == [target] and target.is_file()
-    assert report.max_abs_diff <= report.atol
+    assert report.max_abs_diff <= report.atol + report.rtol * report.max_abs_output
     assert report.opset >= onnx_export.MIN_OPSET
     assert report.export_seconds > 0 and report.verify_seconds > 0
     assert report.describe().startswith(f"onnx: {target} (opset {report.opset}")
@@ -124,17 +124,30 @@ def test_attention_and_lstm_keep_batch_and_sequence_dynamic(exported) -> None:  
     assert abs(torch.from_numpy(got[0]) - want[0]).max() <= 1e-4  # type: ignore[arg-type]
 
 
-def test_second_lstm_export_in_one_process_stays_dynamic(exported, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """torch caches the while-loop LSTM kernel it patches in; a second export used to bake seq."""
+RNNS = "name: rnns\ninputs: {{x: [batch, seq, 6]}}\nlayers:\n  - {{name: a, {}: {{hidden: 5}}}}\n"
+RNNS += "  - {{name: b, {}: {{hidden: 4}}}}\n"
+
+
+def test_stacked_lstm_and_gru_in_a_second_export_stay_dynamic(exported, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """Two torch bugs baked the traced length: stacked RNNs (pytorch#191855) and, in a second
+    export in one process, a stale cached kernel. archspec works around both."""
     exported(SEQNET)  # an LSTM export has happened in this process
-    text = "name: rnn\ninputs: {x: [batch, seq, 6]}\nlayers:\n  - {name: rnn, gru: {hidden: 5}}\n"
-    text += "  - {name: rnn2, lstm: {hidden: 4}}\n"
-    report = export_onnx(load(text), tmp_path / "rnn.onnx")
+    report = export_onnx(load(RNNS.format("gru", "lstm")), tmp_path / "rnns.onnx")
     assert report.sizes_checked == [{"batch": 1, "seq": 5}, {"batch": 3, "seq": 9}]
+    got, want = _run(tmp_path / "rnns.onnx", load(RNNS.format("gru", "lstm")), {"batch": 2, "seq": 4})
+    assert abs(torch.from_numpy(got[0]) - want[0]).max() <= 1e-4  # type: ignore[arg-type]
+
+
+def test_stacked_elman_rnns_with_dynamic_seq_fail_clearly(tmp_path: Path) -> None:
+    """A known limitation: torch specializes seq for stacked `rnn` layers; nothing is written."""
+    with pytest.raises(ArchspecError, match="'seq'") as err:
+        export_onnx(load(RNNS.format("rnn", "rnn")), tmp_path / "rnns.onnx")
+    assert err.value.code == "export" and "--dim seq=" in (err.value.hint or "")
+    assert not list(tmp_path.iterdir())
 
 
 def test_file_carries_archspec_knowledge(exported) -> None:  # type: ignore[no-untyped-def]
-    report, target = exported(CONVNET)
+    _, target = exported(CONVNET)
     m = onnx.load(str(target))
     a = analyze(load(CONVNET))
     meta = {p.key: p.value for p in m.metadata_props}
