@@ -126,3 +126,18 @@ def test_check_does_not_import_torch() -> None:
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_forward_references_are_sorted_and_graph_exports_to_networkx() -> None:
+    spec = archspec.load(
+        "inputs: {x: [batch, 4]}\n"
+        "layers:\n"
+        "  - {name: out, add: [a, b]}\n"
+        "  - {name: a, linear: 4, inputs: x}\n"
+        "  - {name: b, tanh, inputs: a}\n"
+        "outputs: [out]\n"
+    )
+    a = archspec.analyze(spec)
+    assert [n.name for n in a.graph.body()] == ["a", "b", "out"]
+    g = a.graph.to_networkx()
+    assert set(g.edges) == {("x", "a"), ("a", "b"), ("a", "out"), ("b", "out")}

@@ -898,7 +898,7 @@ def _captured() -> Iterator[_Log]:
     """Swallow everything the exporter prints (Python streams, warnings and the C-level fds)."""
     log = _Log()
     buf = io.StringIO()
-    with tempfile.TemporaryFile(mode="w+b") as raw, warnings.catch_warnings():
+    with tempfile.TemporaryFile(mode="w+b") as raw, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         saved = _redirect_fds(raw.fileno())
         try:
@@ -908,6 +908,7 @@ def _captured() -> Iterator[_Log]:
             _restore_fds(saved)
             raw.seek(0)
             log.parts += [buf.getvalue(), raw.read().decode("utf-8", "replace")]
+            log.parts += [f"{w.category.__name__}: {w.message}\n" for w in caught]
 
 
 def _redirect_fds(to: int) -> list[tuple[int, int]]:

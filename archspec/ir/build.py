@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-import networkx as nx
-
 from archspec import expr
 from archspec.dims import TensorType
 from archspec.errors import ArchspecError, Loc, did_you_mean
@@ -447,6 +445,8 @@ class Expander:
 
 def _order(graph: Graph, src: Source) -> None:
     """Check references and cycles; put the nodes in topological (spec-stable) order."""
+    seen: set[str] = set()
+    ordered = True  # every reference points backwards in spec order: already topological
     for node in graph.nodes.values():
         for ref in node.inputs:
             if ref not in graph.nodes:
@@ -458,6 +458,17 @@ def _order(graph: Graph, src: Source) -> None:
                     hint=did_you_mean(ref, list(graph.nodes))
                     or "inputs refer to nodes (or inputs) of the same model or block",
                 )
+            ordered = ordered and ref in seen
+        seen.add(node.name)
+    if not ordered:
+        _sort(graph)
+    _check_used(graph)
+
+
+def _sort(graph: Graph) -> None:
+    """Topological order for graphs with forward references; a cycle is an error."""
+    import networkx as nx
+
     g = graph.to_networkx()
     if not nx.is_directed_acyclic_graph(g):
         cycle = [u for u, _ in nx.find_cycle(g)]
@@ -472,13 +483,17 @@ def _order(graph: Graph, src: Source) -> None:
     position = {name: i for i, name in enumerate(graph.nodes)}
     order = list(nx.lexicographical_topological_sort(g, key=position.__getitem__))
     graph.nodes = {name: graph.nodes[name] for name in order}
-    _check_used(graph, g)
 
 
-def _check_used(graph: Graph, g: nx.DiGraph) -> None:
-    used: set[str] = set(graph.outputs)
-    for out in graph.outputs:
-        used |= nx.ancestors(g, out)
+def _check_used(graph: Graph) -> None:
+    """Every node must reach an output (walk the references back from the outputs)."""
+    used: set[str] = set()
+    stack = list(graph.outputs)
+    while stack:
+        name = stack.pop()
+        if name not in used:
+            used.add(name)
+            stack.extend(graph.nodes[name].inputs)
     for node in graph.nodes.values():
         if node.name not in used:
             what = "input" if node.kind == "input" else "node"

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-import networkx as nx
-
 from archspec.dims import TensorType
 from archspec.errors import Loc
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from archspec.layers.base import LayerParams, LayerType
 
 NodeKind = Literal["input", "layer", "block", "repeat", "model"]
@@ -102,6 +102,9 @@ class Graph:
         return (n for _, n in self.walk() if n.kind == "layer")
 
     def to_networkx(self) -> nx.DiGraph:
+        """This level of the graph as a networkx DiGraph (node attributes: kind, type)."""
+        import networkx as nx
+
         g = nx.DiGraph()
         for node in self.nodes.values():
             g.add_node(node.name, kind=node.kind, type=node.type)
