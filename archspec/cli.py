@@ -29,6 +29,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(json.dumps({"error": e.to_dict()}, indent=2))
         print(e.format(), file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # `archspec check ... | head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except OSError as e:  # disk full, permission denied...: the environment, not a bug
         where = f" '{e.filename}'" if e.filename else ""
         err = ArchspecError("io", f"cannot write{where}: {e.strerror or e}; existing outputs were kept")
@@ -37,8 +41,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
     except Exception as e:  # an archspec bug: one line, the traceback only on request
         if os.environ.get("ARCHSPEC_DEBUG"):
             raise

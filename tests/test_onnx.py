@@ -223,6 +223,13 @@ def test_exporter_failure_is_quiet_and_carries_its_output(
     assert out == "" and errs == ""
 
 
+def test_failure_leaves_no_new_folders(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _fail_verification(monkeypatch)
+    with pytest.raises(ArchspecError, match="forced verification failure"):
+        export_onnx(MLP, tmp_path / "new" / "deeper" / "mlp.onnx")
+    assert not list(tmp_path.iterdir())
+
+
 def test_lint_reports_every_issue_before_exporting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     linear = registry()["linear"]
     monkeypatch.setattr(linear, "onnx_issue", classmethod(lambda cls, p, opset: f"no Gemm at opset {opset}"))

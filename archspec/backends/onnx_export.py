@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     import onnx_ir
     import torch
 
-__all__ = ["ExportReport", "export_analysis", "export_onnx"]
+__all__ = ["ExportReport", "export_analysis", "export_onnx", "lint"]
 
 MIN_OPSET = 18  # the dynamo exporter's own operator set; older ones need a lossy conversion
 # One protobuf file holds at most 2 GiB; keep room for the graph itself.
@@ -129,14 +129,16 @@ def export_analysis(
     tol = _tolerance(a, atol)
     plan = _SizePlan.make(a)
 
+    say(f"exporting {a.model} to ONNX (opset {opset})...")
     t0 = time.perf_counter()
     module = _build(a)
+    made = _missing_folders(target.parent)
     tmpdir = _tempdir(target)
+    done = False
     try:
         tmp = tmpdir / target.name
-        say(f"exporting {a.model} to ONNX (opset {opset})...")
         program = _run_exporter(a, module, plan, opset)
-        _check_dims_kept(a, program, plan)
+        _check_dims_kept(a, program)
         _annotate(program.model, a, module)
         _save(program.model, tmp, data_name)
         del program
@@ -146,8 +148,11 @@ def export_analysis(
         files = [tmp] + ([tmpdir / data_name] if data_name else [])
         size = sum(f.stat().st_size for f in files)
         _install([(f, target.parent / f.name) for f in files], tmpdir)
+        done = True
     finally:
         shutil.rmtree(tmpdir, ignore_errors=True)
+        if not done:
+            _remove_empty(made)
     paths = [target] + ([target.parent / data_name] if data_name else [])
     return ExportReport(
         paths=paths,
@@ -227,7 +232,7 @@ def _external_data_name(a: Analysis, target: Path, name: str | None) -> str | No
                 hint=f"e.g. --external-data {target.stem}.onnx.data",
             )
         return name
-    size = weight_bytes(a)
+    size = _weight_bytes(a)
     if size >= SINGLE_FILE_LIMIT:
         raise ArchspecError(
             "export",
@@ -238,7 +243,7 @@ def _external_data_name(a: Analysis, target: Path, name: str | None) -> str | No
     return None
 
 
-def weight_bytes(a: Analysis) -> int:
+def _weight_bytes(a: Analysis) -> int:
     """Bytes of parameters and buffers, as archspec counts them."""
     return (a.total_params + a.buffers) * _ITEMSIZE.get(_float_dtype(a) or "float32", 4)
 
@@ -389,6 +394,7 @@ def _run_exporter(a: Analysis, module: torch.nn.Module, plan: _SizePlan, opset: 
     import torch
 
     args = _inputs(a, plan.trace)
+    shapes = _dynamic_shapes(a, plan) if plan.dims else None
     with _captured() as log, _rnn_patches(bool(plan.dims)):
         try:
             program = torch.onnx.export(
@@ -396,7 +402,7 @@ def _run_exporter(a: Analysis, module: torch.nn.Module, plan: _SizePlan, opset: 
                 args,
                 None,
                 dynamo=True,
-                dynamic_shapes=_dynamic_shapes(a, plan) if plan.dims else None,
+                dynamic_shapes=shapes,
                 external_data=False,
                 opset_version=opset,
                 input_names=list(a.inputs),
@@ -459,7 +465,7 @@ def _clear_rnn_dispatch() -> None:
                 cache.clear()
 
 
-def _check_dims_kept(a: Analysis, program: Any, plan: _SizePlan) -> None:
+def _check_dims_kept(a: Analysis, program: Any) -> None:
     """The exporter may silently fix a dynamic dim at its traced size (it "refines" the
     dynamic shapes from torch.export's suggested fixes); say so before verifying."""
     import onnx_ir as ir
@@ -813,11 +819,27 @@ def _difference(want: torch.Tensor, have: Any, tol: _Tolerance) -> tuple[_Diff, 
     with np.errstate(invalid="ignore"):
         diff = np.nan_to_num(np.where(same, 0.0, np.abs(ref - got)), nan=np.inf)
     size = np.nan_to_num(np.abs(ref), nan=0.0, posinf=np.inf)
-    ok = bool(np.all(diff <= tol.atol + tol.rtol * size))
+    exact = not (want.is_floating_point() or want.is_complex())  # ids, counts, masks
+    ok = bool(np.all(diff == 0)) if exact else bool(np.all(diff <= tol.atol + tol.rtol * size))
     return _Diff(float(diff.max()), float(size.max())), ok
 
 
 # Files: a temporary folder beside the target, moved into place only when all is well ---------
+
+
+def _missing_folders(folder: Path) -> list[Path]:
+    """The folders that creating ``folder`` would create, deepest first."""
+    missing = []
+    while not folder.exists() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _tempdir(target: Path) -> Path:

@@ -57,6 +57,7 @@ class Expander:
             if problem:
                 raise ArchspecError("bad-name", f"bad input name '{inp}': {problem}", loc=self.src.loc(path))
             spec = decl if isinstance(decl, InputSpec) else InputSpec(shape=list(decl))
+            spec = self._input_dims(spec, path)
             self._check_input(spec, path)
             node = Node(inp, _join(prefix, inp), "input", "input", loc=self.src.loc(path))
             node.input_type = TensorType(tuple(spec.shape), spec.dtype)
@@ -65,6 +66,27 @@ class Expander:
             graph.inputs.append(inp)
         self._body(graph, m.layers, m.outputs, (*base, "layers"), dict(self.spec.vars), (*stack, name))
         return graph
+
+    def _input_dims(self, spec: InputSpec, path: PathKey) -> InputSpec:
+        """Evaluate `$expressions` among the input's dims (``[batch, $features]``)."""
+        if not any(isinstance(d, str) and d.startswith("$") for d in spec.shape):
+            return spec
+        raw_path = path if isinstance(self._raw(path), list) else (*path, "shape")
+        dims = [self._sub(d, dict(self.spec.vars), (*raw_path, i)) for i, d in enumerate(spec.shape)]
+        for i, d in enumerate(dims):
+            if not isinstance(d, (int, str)) or isinstance(d, bool):
+                raise ArchspecError(
+                    "schema",
+                    f"input dimension {spec.shape[i]!r} must be an integer, got {d!r}",
+                    loc=self.src.value_loc((*raw_path, i)),
+                )
+        return spec.model_copy(update={"shape": dims})
+
+    def _raw(self, path: PathKey) -> Any:
+        cur: Any = self.src.data
+        for part in path:
+            cur = cur[part] if isinstance(cur, (dict, list)) else None
+        return cur
 
     def _check_input(self, spec: InputSpec, path: PathKey) -> None:
         for i, d in enumerate(spec.shape):
@@ -134,8 +156,8 @@ class Expander:
             return self._bad_keys(raw, keys, path)
         key = keys[0]
         common = {k: v for k, v in raw.items() if k != key}
-        for k in ("repeat", "when"):
-            if isinstance(common.get(k), str):
+        for k in ("inputs", "trainable", "init", "repeat", "when", "tie", "regularizer"):
+            if k in common:
                 common[k] = self._sub(common[k], scope, (*path, k))
         fields = validate(EntryFields, common, self.src, path, what="a layer entry")
         if fields.when is not None and not fields.when:

@@ -192,3 +192,54 @@ class Identity(LayerType):
     @classmethod
     def torch(cls, p: object, xs: list[TensorType]) -> TorchCtor:
         return TorchCtor("nn.Identity")
+
+
+@register_layer
+class Select(LayerType):
+    """Take one position along ``dim`` and drop that dim (``x[:, 0]``: a [CLS] token, a time step).
+
+    ``index`` may be negative (``-1`` is the last position) and must fit a known size.
+    """
+
+    name = "select"
+    family = "shape"
+    primary = "index"
+
+    class Params(LayerParams):
+        index: int
+        dim: int = 1
+
+    examples = [
+        ({"index": 0}, [TensorType(("batch", "seq", 6))]),
+        ({"index": -1, "dim": 1}, [TensorType(("batch", "seq", 4))]),
+        ({"index": 2, "dim": -1}, [TensorType(("batch", 3, 5))]),
+    ]
+
+    @classmethod
+    def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
+        x = xs[0]
+        dim = p.dim + x.rank if p.dim < 0 else p.dim
+        if not 1 <= dim < x.rank:
+            raise ShapeError(
+                f"dim {p.dim} is not a non-batch dim of a {x.rank}-D input",
+                expected=f"dim in [1, {x.rank - 1}] (or negative)",
+                got=str(x),
+                code="bad-value",
+            )
+        size = x.shape[dim]
+        if isinstance(size, int) and not -size <= p.index < size:
+            raise ShapeError(
+                f"index {p.index} is out of range for size {size} in dim {dim}",
+                expected=f"index in [{-size}, {size - 1}]",
+                got=str(x),
+                code="bad-value",
+            )
+        return x.with_shape(x.shape[:dim] + x.shape[dim + 1 :])
+
+    @classmethod
+    def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
+        return TorchCtor("shape.Select", {"dim": p.dim, "index": p.index})
+
+    @classmethod
+    def label(cls, p: Params) -> str:
+        return f"Select [{p.index}] of dim {p.dim}"

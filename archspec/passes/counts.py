@@ -28,7 +28,7 @@ class _Context:
     def __init__(self, root: Graph, sizes: Mapping[str, int]) -> None:
         self.root = root
         self.sizes = sizes
-        self.models_seen: set[str] = set()
+        self.models_seen: dict[str, bool] = {}  # model -> trainable where first called
         self.by_path = {n.path: n for _, n in root.walk()}
 
     def graph(self, graph: Graph, trainable: bool) -> Counts:
@@ -38,14 +38,26 @@ class _Context:
             if node.kind == "layer":
                 node.counts = self.layer(node, xs, trainable and node.trainable)
             elif node.kind == "model" and node.type in self.models_seen:
+                self._same_trainability(node, trainable and node.trainable)
                 node.counts = Counts(macs=self.graph(node.sub, False).macs) if node.sub else Counts()
             else:
                 if node.kind == "model":
-                    self.models_seen.add(node.type)
+                    self.models_seen[node.type] = trainable and node.trainable
                 assert node.sub is not None
                 node.counts = self.graph(node.sub, trainable and node.trainable)
             total += node.counts
         return total
+
+    def _same_trainability(self, node: Node, trainable: bool) -> None:
+        """A model called twice shares its weights: it cannot be frozen in one call only."""
+        if self.models_seen[node.type] != trainable:
+            raise ArchspecError(
+                "bad-value",
+                f"model '{node.type}' is called twice, once frozen and once trainable",
+                loc=node.loc,
+                node=node.path,
+                hint="both calls share the same weights: give them the same `trainable:`",
+            )
 
     def layer(self, node: Node, xs: list[TensorType], trainable: bool) -> Counts:
         assert node.layer is not None and node.out is not None

@@ -32,3 +32,18 @@ class Permute(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dims={list(self.dims)}"
+
+
+class Select(nn.Module):
+    """Take one position along a dim, removing that dim: ``x.select(dim, index)``."""
+
+    def __init__(self, dim: int, index: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.index = index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.select(self.dim, self.index)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, index={self.index}"
