@@ -169,7 +169,7 @@ class LSTMClassifier(nn.Module):
 
 class BertLikeEncoder(nn.Module):
     """BERT-base as the spec writes it: word + learned position + token-type embeddings, LayerNorm,
-    12 post-norm GELU ``nn.TransformerEncoderLayer``s, a mean-pooled tanh pooler."""
+    12 post-norm GELU ``nn.TransformerEncoderLayer``s, a tanh pooler of the first ([CLS]) token."""
 
     def __init__(
         self,
@@ -205,7 +205,7 @@ class BertLikeEncoder(nn.Module):
         positions = self.position_embeddings.weight[: input_ids.size(1)]
         x = self.word_embeddings(input_ids) + positions + self.token_type_embeddings(token_type_ids)
         hidden = self.encoder(self.embeddings_dropout(self.embeddings_norm(x)))
-        pooled = torch.tanh(self.pooler(hidden.mean(dim=1)))
+        pooled = torch.tanh(self.pooler(hidden[:, 0]))  # the first ([CLS]) token
         return hidden, pooled
 
 

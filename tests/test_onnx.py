@@ -138,12 +138,24 @@ def test_stacked_lstm_and_gru_in_a_second_export_stay_dynamic(exported, tmp_path
     assert abs(torch.from_numpy(got[0]) - want[0]).max() <= 1e-4  # type: ignore[arg-type]
 
 
-def test_stacked_elman_rnns_with_dynamic_seq_fail_clearly(tmp_path: Path) -> None:
-    """A known limitation: torch specializes seq for stacked `rnn` layers; nothing is written."""
+def test_elman_rnn_with_dynamic_seq_is_linted_before_export(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A known limitation: torch unrolls `rnn` over time; the lint says so before exporting."""
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the exporter ran after a lint failure")
+
+    monkeypatch.setattr(onnx_export, "_run_exporter", never)
     with pytest.raises(ArchspecError, match="'seq'") as err:
         export_onnx(load(RNNS.format("rnn", "rnn")), tmp_path / "rnns.onnx")
-    assert err.value.code == "export" and "--dim seq=" in (err.value.hint or "")
+    assert err.value.code == "unsupported" and "--dim seq=" in err.value.message
     assert not list(tmp_path.iterdir())
+
+
+def test_elman_rnn_with_fixed_seq_exports(tmp_path: Path) -> None:
+    report = export_onnx(load(RNNS.format("rnn", "rnn")), tmp_path / "rnns.onnx", sizes={"seq": 6})
+    assert report.max_abs_diff <= 1e-4
 
 
 def test_file_carries_archspec_knowledge(exported) -> None:  # type: ignore[no-untyped-def]
@@ -232,7 +244,9 @@ def test_failure_leaves_no_new_folders(monkeypatch: pytest.MonkeyPatch, tmp_path
 
 def test_lint_reports_every_issue_before_exporting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     linear = registry()["linear"]
-    monkeypatch.setattr(linear, "onnx_issue", classmethod(lambda cls, p, opset: f"no Gemm at opset {opset}"))
+    monkeypatch.setattr(
+        linear, "onnx_issue", classmethod(lambda cls, p, opset, xs: f"no Gemm at opset {opset}")
+    )
 
     def never(*args: object, **kwargs: object) -> None:
         raise AssertionError("the exporter ran after a lint failure")

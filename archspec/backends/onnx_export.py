@@ -207,7 +207,7 @@ def lint(a: Analysis, opset: int) -> None:
     issues: list[tuple[str, str, str]] = []
     for _, node in a.graph.walk():
         if node.kind == "layer" and node.layer is not None and node.params is not None:
-            why = node.layer.onnx_issue(node.params, opset)
+            why = node.layer.onnx_issue(node.params, opset, node.in_types)
             if why:
                 issues.append((node.path, node.type, why))
     if not issues:

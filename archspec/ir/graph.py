@@ -59,6 +59,7 @@ class Node:
     input_type: TensorType | None = None  # for inputs: the declared type
     high: int | None = None  # for integer inputs: ids are in [0, high)
     # filled by the passes
+    in_types: list[TensorType] = field(default_factory=list)
     out: TensorType | None = None
     counts: Counts = field(default_factory=Counts)
     weights: dict[str, tuple[int, ...]] = field(default_factory=dict)

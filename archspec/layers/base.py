@@ -151,8 +151,9 @@ class LayerType:
         return None
 
     @classmethod
-    def onnx_issue(cls, p: Any, opset: int) -> str | None:
-        """Why this layer cannot be exported at ``opset``, or None when it can."""
+    def onnx_issue(cls, p: Any, opset: int, xs: list[TensorType]) -> str | None:
+        """Why this layer cannot be exported at ``opset`` for inputs ``xs`` (symbolic dims are
+        dynamic axes), or None when it can."""
         return None
 
 

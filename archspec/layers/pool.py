@@ -124,6 +124,16 @@ class MaxPool1d(_Pool):
     Params = _Pool1dParams
     examples = _EX_1D
 
+    @classmethod
+    def onnx_issue(cls, p: object, opset: int, xs: list[TensorType]) -> str | None:
+        length = xs[0].shape[-1] if xs else 1
+        if isinstance(length, str):
+            return (
+                f"torch.export fixes the length '{length}' of a max_pool1d input at its traced size; "
+                "export with a fixed size (--dim NAME=N)"
+            )
+        return None
+
 
 @register_layer
 class MaxPool2d(_Pool):

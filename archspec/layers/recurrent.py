@@ -171,6 +171,16 @@ class RNN(_Recurrent):
         return {"nonlinearity": p.nonlinearity}
 
     @classmethod
+    def onnx_issue(cls, p: RecurrentParams, opset: int, xs: list[TensorType]) -> str | None:
+        seq = xs[0].shape[1] if xs and xs[0].rank == 3 else 1
+        if isinstance(seq, str):
+            return (
+                f"torch unrolls an Elman rnn over time, so the sequence dim '{seq}' cannot stay "
+                "dynamic; export with a fixed size (--dim seq=N), or use lstm/gru"
+            )
+        return None
+
+    @classmethod
     def label(cls, p: RecurrentParams) -> str:
         text = super().label(p)
         return f"{text} relu" if isinstance(p, RNNParams) and p.nonlinearity == "relu" else text

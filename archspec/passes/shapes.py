@@ -21,6 +21,7 @@ def infer_shapes(graph: Graph, given: list[TensorType] | None = None) -> None:
     for node in graph.body():
         xs = [graph.nodes[i].out for i in node.inputs]
         types = [x for x in xs if x is not None]
+        node.in_types = types
         node.out = _check_size(node, _infer_node(graph, node, types))
 
 
