@@ -82,7 +82,8 @@ def _bind(node: Node, got: TensorType) -> TensorType:
     assert want is not None
     ok = want.rank == got.rank and want.dtype == got.dtype
     ok = ok and all(
-        isinstance(w, str) or not isinstance(g, int) or w == g for w, g in zip(want.shape, got.shape, strict=False)
+        isinstance(w, str) or not isinstance(g, int) or w == g
+        for w, g in zip(want.shape, got.shape, strict=False)
     )
     if not ok:
         raise ArchspecError(
