@@ -85,7 +85,12 @@ class Expander:
     def _raw(self, path: PathKey) -> Any:
         cur: Any = self.src.data
         for part in path:
-            cur = cur[part] if isinstance(cur, (dict, list)) else None
+            if isinstance(cur, dict):
+                cur = cur.get(part)
+            elif isinstance(cur, list) and isinstance(part, int):
+                cur = cur[part]
+            else:
+                return None
         return cur
 
     def _check_input(self, spec: InputSpec, path: PathKey) -> None:
