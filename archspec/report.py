@@ -114,11 +114,22 @@ def _nodes_json(graph: Graph, outer: dict[str, str], depth: int) -> list[dict[st
     for node in graph.body():
         ins = [resolve.get(i, i) for i in node.inputs]
         out.append(_node_json(node, ins, depth))
-        resolve[node.name] = node.path
+        resolve[node.name] = _producer(node, ins)
         if node.sub is not None:
             inner = dict(zip(node.sub.inputs, ins, strict=True))
             out.extend(_nodes_json(node.sub, inner, depth + 1))
     return out
+
+
+def _producer(node: Node, ins: list[str]) -> str:
+    """The path of the layer that computes a node's output (inside blocks and repeats)."""
+    if node.sub is None:
+        return node.path
+    inner = dict(zip(node.sub.inputs, ins, strict=True))
+    out = node.sub.nodes[node.sub.outputs[0]]
+    if out.kind == "input":  # `repeat: 0` passes its input through
+        return inner.get(out.name, node.path)
+    return _producer(out, [inner.get(i, i) for i in out.inputs])
 
 
 def _node_json(node: Node, ins: list[str], depth: int) -> dict[str, Any]:

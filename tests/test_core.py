@@ -97,8 +97,10 @@ def test_json_contract() -> None:
     for node in m["nodes"]:
         assert {"name", "type", "inputs", "output_shape", "params", "trainable"} <= set(node)
         assert all(isinstance(d, (int, str)) for d in node["output_shape"])
-    names = {n["name"] for n in m["nodes"]}
-    assert "layer2.0.conv1" in names and "layer2.0.shortcut.conv" in names
+    by_name = {n["name"]: n for n in m["nodes"]}
+    assert by_name["layer2.0.conv1"]["inputs"] == ["layer1.1.relu2"]  # the producing layer
+    assert by_name["layer2.0.shortcut.conv"]["inputs"] == ["layer1.1.relu2"]
+    assert by_name["fc"]["inputs"] == ["avgpool"]
 
 
 def test_symbolic_dims_are_preserved() -> None:
