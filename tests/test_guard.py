@@ -6,11 +6,10 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT
 
 import archspec
 from archspec.guard import parse_size
-
-from conftest import ROOT
 
 HUGE = "inputs: {x: [batch, 1000000000]}\nlayers:\n  - linear: 1000000000\n"
 
