@@ -142,10 +142,16 @@ def sizes_from(args: argparse.Namespace) -> dict[str, int]:
     return sizes
 
 
+def _depth(args: argparse.Namespace) -> None:
+    if getattr(args, "depth", None) is not None and args.depth < 1:
+        raise ArchspecError("bad-value", f"--depth must be at least 1, got {args.depth}")
+
+
 def _analyses(args: argparse.Namespace) -> list:  # type: ignore[type-arg]
     from archspec.passes import analyze_all
     from archspec.spec import load
 
+    _depth(args)
     spec = load(Path(args.spec))
     return analyze_all(spec, args.model, sizes_from(args))
 
@@ -164,6 +170,7 @@ def _check(args: argparse.Namespace) -> int:
 def _compile(args: argparse.Namespace) -> int:
     from archspec.compile import compile_spec
 
+    _depth(args)
     return compile_spec(args, sizes_from(args))
 
 

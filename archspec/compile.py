@@ -32,10 +32,11 @@ def compile_spec(args: argparse.Namespace, sizes: dict[str, int]) -> int:
     with Transaction(args.out) as tx:  # every artifact appears, or none does
         for kind in emit:
             _EMITTERS[kind](analyses, tx, stem, args, notes)
-    for note in notes:
-        print(note.replace(str(tx.stage), str(tx.out)))
-    for path in tx.targets():
-        print(f"wrote {path}")
+    if not args.quiet:
+        for note in notes:
+            print(note.replace(str(tx.stage), str(tx.out)))
+        for path in tx.targets():
+            print(f"wrote {path}")
     return 0
 
 

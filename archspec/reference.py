@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+import typing
 from typing import Any
 
 from pydantic_core import PydanticUndefined
@@ -47,9 +49,24 @@ def _layer(layer: type[LayerType]) -> list[str]:
 
 
 def _type(annotation: Any) -> str:
-    text = getattr(annotation, "__name__", None) if isinstance(annotation, type) else None
-    text = text or str(annotation).replace("typing.", "")
-    return text.replace("|", "\\|")
+    return _plain(annotation).replace("|", "\\|")
+
+
+def _plain(t: Any) -> str:
+    """A readable type: ``int | list[int]``, ``'relu' | 'gelu'`` (constraints left out)."""
+    origin, args = typing.get_origin(t), typing.get_args(t)
+    if origin is typing.Annotated:
+        return _plain(args[0])
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_plain(a) for a in args)
+    if origin is typing.Literal:
+        return " | ".join(repr(a) for a in args)
+    if origin is not None:
+        name = getattr(origin, "__name__", str(origin))
+        return f"{name}[{', '.join(_plain(a) for a in args)}]"
+    if t is type(None):
+        return "null"
+    return getattr(t, "__name__", str(t).replace("typing.", ""))
 
 
 def _default(value: Any) -> str:

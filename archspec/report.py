@@ -148,5 +148,6 @@ def _node_json(node: Node, ins: list[str], depth: int) -> dict[str, Any]:
         "buffers": node.counts.buffers,
         "macs": node.counts.macs,
         "label": node.label,
+        "doc": node.doc,
         "line": node.loc.line if node.loc else None,
     }

@@ -54,7 +54,7 @@ def check_shapes(path: Path, model: str, module: torch.nn.Module, a: Analysis, s
     for name, sub in module.named_modules():
         if name:
             hooks.append(sub.register_forward_hook(_recorder(name, seen)))
-    inputs = archspec.example_inputs(path, model, sizes)
+    inputs = archspec.example_inputs(path, model, {k: v for k, v in sizes.items() if k in a.symbols})
     with torch.no_grad():
         module(*inputs)
     for h in hooks:

@@ -3,6 +3,8 @@ state_dict of ``archspec.build`` and gives identical outputs."""
 
 from __future__ import annotations
 
+import ast
+import json
 import subprocess
 import sys
 import textwrap
@@ -87,3 +89,27 @@ def _assert_same(want, got) -> None:  # type: ignore[no-untyped-def]
             _assert_same(w, g)
         return
     assert torch.equal(want, got)
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        'ends with a quote"',
+        'has """ triple',
+        "back\\\\slash\\\\",
+        'x"""; import os; os.system(\'echo no\') #',
+        "<b>x</b>\n\tnew",
+    ],
+)
+def test_free_text_cannot_escape_the_generated_source(doc: str, tmp_path: Path) -> None:
+    text = (
+        f"name: {json.dumps(doc)}\ninputs: {{x: [batch, 4]}}\n"
+        f"blocks:\n  b:\n    doc: {json.dumps(doc)}\n    layers: [relu]\n"
+        f"layers:\n  - {{name: fc, linear: 2, doc: {json.dumps(doc)}}}\n  - b\n"
+    )
+    source = emit([archspec.analyze(archspec.load(text))])
+    tree = ast.parse(source)  # it parses, and the text stayed inside strings and comments
+    calls = [n.func for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)]
+    assert not any(f.attr == "system" for f in calls)
+    imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert imported <= {"math", "torch"}

@@ -25,6 +25,7 @@ class Sub:
     plan: Plan | None = None
     model: str | None = None  # a call of another model: that model's module is shared
     frozen: bool = False
+    doc: str | None = None
 
 
 @dataclass
@@ -87,17 +88,19 @@ def _graph_plan(graph: Graph, name: str, prefix: str) -> Plan:
 
 
 def _sub(node: Node, types: list[TensorType] | None = None) -> Sub:
-    frozen = not node.trainable
+    frozen, doc = not node.trainable, node.doc
     if node.kind == "model":
-        return Sub(node.name, model=node.type, frozen=frozen)
+        return Sub(node.name, model=node.type, frozen=frozen, doc=doc)
     if node.kind == "layer":
         assert node.layer is not None
         if types is None:
             raise ValueError("layer types are needed")
-        return Sub(node.name, ctor=node.layer.torch(node.params, types), frozen=frozen)
+        return Sub(node.name, ctor=node.layer.torch(node.params, types), frozen=frozen, doc=doc)
     assert node.sub is not None
     cls = _class_name(node.type) if node.kind == "block" else "Sequential"
-    return Sub(node.name, plan=_graph_plan(node.sub, cls, node.path), frozen=frozen)
+    plan = _graph_plan(node.sub, cls, node.path)
+    plan.doc = node.sub.doc
+    return Sub(node.name, plan=plan, frozen=frozen, doc=doc)
 
 
 def _layer_types(graph: Graph, node: Node) -> list[TensorType]:

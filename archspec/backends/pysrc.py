@@ -54,7 +54,7 @@ class _Emitter:
         if not group.name:
             group.name = self.fresh(group.base)
             first = group.plans[0]
-            self.classes.append(self.cls(group.name, first, group.params, [], [], None))
+            self.classes.append(self.cls(group.name, first, group.params, [], [], first.doc))
         return group.name
 
     def cls(
@@ -122,7 +122,11 @@ class _Emitter:
         return c.class_name
 
     def sequential_body(self, plan: Plan, subst: dict[Path, str], args: str, extra: list[str]) -> str:
-        items = [f'{INDENT * 3}("{s.name}", {self.expr(s, (s.name,), subst)}),' for s in plan.subs]
+        items = []
+        for s in plan.subs:
+            if s.doc:
+                items.append(f"{INDENT * 3}# {_comment(s.doc)}")
+            items.append(f'{INDENT * 3}("{s.name}", {self.expr(s, (s.name,), subst)}),')
         lines = [f"{INDENT}def __init__(self{args}) -> None:", f"{INDENT * 2}super().__init__(OrderedDict(["]
         lines += [*items, f"{INDENT * 2}]))"]
         lines += [f"{INDENT * 2}self.{s.name}.requires_grad_(False)" for s in plan.subs if s.frozen]
@@ -136,6 +140,8 @@ class _Emitter:
         for m in models:
             lines.append(f"{INDENT * 2}{m} = {m} if {m} is not None else {self.models[m]}()")
         for s in plan.subs:
+            if s.doc:
+                lines.append(f"{INDENT * 2}# {_comment(s.doc)}")
             lines.append(f"{INDENT * 2}self.{s.name} = {self.expr(s, (s.name,), subst)}")
             if s.frozen:
                 lines.append(f"{INDENT * 2}self.{s.name}.requires_grad_(False)")
@@ -282,5 +288,11 @@ def _literal(value: Any) -> str:
     return repr(value)
 
 
+def _comment(text: str) -> str:
+    """Free text as a one-line comment."""
+    return " ".join(text.split())
+
+
 def _doc(text: str) -> str:
-    return " ".join(text.split()).replace('"""', "'''").replace("\\", "\\\\")
+    """Free text as the inside of a one-line docstring: backslashes and quotes escaped."""
+    return " ".join(text.split()).replace("\\", "\\\\").replace('"', '\\"')

@@ -61,7 +61,7 @@ class _Builder:
         seed = (
             seed if seed is not None else (a.graph.seed if a.graph.seed is not None else self.spec.file.seed)
         )
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[], enabled=seed is not None):  # unseeded: fresh weights
             if seed is not None:
                 torch.manual_seed(seed)
             with torch.device(self.device):
@@ -163,7 +163,7 @@ def example_inputs(
     """Tensors valid for the model, in input order: symbolic dims from ``sizes`` (default 4),
     integer ids within the vocabulary of the embeddings they feed."""
     s = _spec(spec)
-    a = analyze(s, s.pick(model)[0])
+    a = analyze(s, s.pick(model)[0], sizes)  # checks the size names and what the layers accept
     gen = torch.Generator().manual_seed(seed)
     sized = _Sizes(sizes or {})
     out = []

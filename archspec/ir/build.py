@@ -273,7 +273,8 @@ class Expander:
                 "unknown-layer",
                 f"unknown layer type '{e.key}'",
                 loc=e.loc,
-                hint=did_you_mean(e.key, self._all_types()) or "run `archspec layers` for the list",
+                hint=did_you_mean(e.key, self._all_types())
+                or "run `archspec layers` for the layer types, or define a block or model by that name",
             )
         path = _join(graph.prefix, e.name)
         value = e.value if e.fields.repeat is not None else self._sub(e.value, scope, (*e.path, e.key))
@@ -289,6 +290,7 @@ class Expander:
         node = Node(e.name, path, "layer", e.key, inputs=inputs, loc=e.loc)
         node.trainable = e.fields.trainable
         node.init, node.tie, node.regularizer = e.fields.init, e.fields.tie, e.fields.regularizer
+        node.doc = e.fields.doc
         if e.fields.repeat is not None:
             return self._repeat(node, e, kind, value, scope, stack)
         self._fill(node, e, kind, value, stack)
@@ -406,6 +408,14 @@ class Expander:
             out[k] = v
         for k, d in decl.items():
             typ = ARG_TYPES.get(d) if isinstance(d, str) else None
+            if typ is None and k in out and not _same_kind(out[k], d):
+                raise ArchspecError(
+                    "schema",
+                    f"argument '{k}' of block '{e.key}' must be {type(d).__name__} like its default",
+                    loc=self.src.value_loc((*e.path, e.key, k)) or e.loc,
+                    node=node,
+                    got=repr(out[k]),
+                )
             if k not in out:
                 if typ is not None:
                     raise ArchspecError(
@@ -531,6 +541,15 @@ def _check_used(graph: Graph) -> None:
                 node=node.path,
                 hint="use it as an input of a later node, list it in `outputs:`, or remove it",
             )
+
+
+def _same_kind(value: Any, default: Any) -> bool:
+    """A block argument fits its default's type (an int fits a float default)."""
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    return isinstance(value, type(default))
 
 
 def _join(prefix: str, name: str) -> str:

@@ -56,6 +56,7 @@ class Node:
     init: Any = None
     tie: str | None = None
     regularizer: Any = None
+    doc: str | None = None
     input_type: TensorType | None = None  # for inputs: the declared type
     high: int | None = None  # for integer inputs: ids are in [0, high)
     # filled by the passes

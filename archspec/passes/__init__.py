@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from archspec.dims import TensorType
-from archspec.errors import ArchspecError
+from archspec.errors import ArchspecError, did_you_mean
 from archspec.ir.build import Expander
 from archspec.ir.graph import Counts, Graph, Node
 from archspec.passes.counts import count
@@ -25,6 +25,7 @@ class Analysis:
     graph: Graph
     totals: Counts
     sizes: dict[str, int] = field(default_factory=dict)
+    symbols: set[str] = field(default_factory=set)  # the inputs' symbolic dims (before sizing)
 
     @property
     def name(self) -> str:
@@ -80,27 +81,47 @@ def analyze(spec: Spec | str, model: str | None = None, sizes: Mapping[str, int]
 
     s = load(spec) if isinstance(spec, str) else spec
     name = s.pick(model)[0]
-    return _analyze(s, name, dict(sizes or {}))
+    a = _analyze(s, name, dict(sizes or {}))
+    _check_size_names([name], [a.symbols], dict(sizes or {}))
+    return a
 
 
 def analyze_all(
     spec: Spec, model: str | None = None, sizes: Mapping[str, int] | None = None
 ) -> list[Analysis]:
-    return [_analyze(spec, name, dict(sizes or {})) for name in spec.pick(model)]
+    """Every model of the spec (or the one named); a size must name a dim of one of them."""
+    names = spec.pick(model)
+    out = [_analyze(spec, name, dict(sizes or {})) for name in names]
+    _check_size_names(names, [a.symbols for a in out], dict(sizes or {}))
+    return out
 
 
 def _analyze(spec: Spec, name: str, sizes: dict[str, int]) -> Analysis:
     graph = Expander(spec).model(name)
+    symbols: set[str] = set()
     for inp in graph.inputs:
         node = graph.nodes[inp]
         assert node.input_type is not None
+        symbols |= {d for d in node.input_type.shape if isinstance(d, str)}
         node.input_type = node.input_type.with_shape(
             tuple(sizes.get(d, d) if isinstance(d, str) else d for d in node.input_type.shape)
         )
+    _check_sizes(graph, sizes)
     infer_shapes(graph)
     totals = count(graph, sizes)
-    _check_sizes(graph, sizes)
-    return Analysis(spec, name, graph, totals, sizes)
+    return Analysis(spec, name, graph, totals, sizes, symbols)
+
+
+def _check_size_names(models: list[str], symbols: list[set[str]], sizes: dict[str, int]) -> None:
+    known = set().union(*symbols)
+    for key in sizes:
+        if key not in known:
+            raise ArchspecError(
+                "dim-size",
+                f"'{key}' is not a symbolic dim of model {', '.join(repr(m) for m in models)}",
+                hint=did_you_mean(key, known)
+                or ("its symbolic dims: " + ", ".join(sorted(known)) if known else "it has none"),
+            )
 
 
 def _check_sizes(graph: Graph, sizes: dict[str, int]) -> None:

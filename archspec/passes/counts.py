@@ -91,6 +91,18 @@ class _Context:
                 node=node.path,
                 hint="name the layer whose weight is shared, by its path from the model root",
             )
+        if (
+            not target.weights
+            and target.layer is not None
+            and target.layer.weights(target.params, target.in_types)
+        ):
+            raise ArchspecError(
+                "undefined-reference",
+                f"tie: '{node.tie}' is defined after '{node.path}'",
+                loc=node.loc,
+                node=node.path,
+                hint="tie a layer to one defined before it (the owner of the weight comes first)",
+            )
         mine, theirs = node.weights.get("weight"), target.weights.get("weight")
         if mine is None or theirs is None or mine != theirs:
             raise ArchspecError(

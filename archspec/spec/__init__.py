@@ -53,14 +53,23 @@ class Spec:
 
 
 def load(path_or_text: str | Path) -> Spec:
-    """Load and validate a spec from a path, or from YAML/JSON text."""
+    """Load and validate a spec from a path, or from YAML/JSON text.
+
+    Every model is expanded, so layer types, settings, references, names and expressions are
+    checked here; shapes and counts are ``archspec.analyze``'s work.
+    """
     if isinstance(path_or_text, Path) or (
         "\n" not in path_or_text and not path_or_text.lstrip().startswith("{")
     ):
         src = load_path(path_or_text)
     else:
         src = load_text(path_or_text)
-    return from_source(src)
+    spec = from_source(src)
+    from archspec.ir.build import Expander
+
+    for name in spec.models:
+        Expander(spec).model(name)
+    return spec
 
 
 def from_source(src: Source) -> Spec:

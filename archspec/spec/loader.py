@@ -127,7 +127,9 @@ def load_text(text: str, file: str = "<string>", fmt: str | None = None) -> Sour
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
-        raise ArchspecError("syntax", f"invalid YAML: {e.problem or e.context}", loc=loc) from None
+        problem = str(e.problem or e.context)
+        hint = "indent with spaces: YAML does not allow tabs" if "'\\t'" in problem else None
+        raise ArchspecError("syntax", f"invalid YAML: {problem}", loc=loc, hint=hint) from None
     except yaml.YAMLError as e:
         raise ArchspecError("syntax", f"invalid YAML: {e}", loc=Loc(file, 1, 1)) from None
     finally:

@@ -52,8 +52,8 @@ InitValue = Union[InitName, dict[InitName, dict[str, float] | None]]
 class Regularizer(_Strict):
     """Weight penalties on a node's parameters (as Keras' kernel regularizers)."""
 
-    l1: float = 0.0
-    l2: float = 0.0
+    l1: float = Field(0.0, ge=0)
+    l2: float = Field(0.0, ge=0)
 
 
 class EntryFields(_Strict):
@@ -70,7 +70,9 @@ class EntryFields(_Strict):
     repeat: StrictInt | str | None = Field(
         None, description="stack this many copies, chained (`index` is 0, 1, ... in each)"
     )
-    when: StrictBool | str | None = Field(None, description="include this entry only if true")
+    when: StrictBool | None = Field(
+        None, description="include this entry only if true (a boolean or $expression)"
+    )
     tie: str | None = Field(None, description="share `weight` with this node (by name)")
     regularizer: Regularizer | None = None
     doc: str | None = None

@@ -278,6 +278,8 @@ class _Builder:
             note = "" if node.type in self.drawn else "model call"
             if c.params == 0 and node.sub is not None and any(n.weights for n in node.sub.layers()):
                 note = "shares the weights of an earlier call"
+        if node.doc:
+            note = f"{note} · {node.doc}" if note else node.doc
         return Box(
             self._id(_key(root, node.path)),
             kind,
