@@ -143,3 +143,22 @@ def test_forward_references_are_sorted_and_graph_exports_to_networkx() -> None:
     assert [n.name for n in a.graph.body()] == ["a", "b", "out"]
     g = a.graph.to_networkx()
     assert set(g.edges) == {("x", "a"), ("a", "b"), ("a", "out"), ("b", "out")}
+
+
+def test_unseeded_builds_differ_and_seeded_builds_agree() -> None:
+    torch = pytest.importorskip("torch")
+    path = ROOT / "specs" / "mlp.yaml"
+    a, b = archspec.build(path), archspec.build(path)
+    assert not torch.equal(a.fc1.weight, b.fc1.weight)
+    c, d = archspec.build(path, seed=5), archspec.build(path, seed=5)
+    assert all(
+        torch.equal(x, y) for x, y in zip(c.state_dict().values(), d.state_dict().values(), strict=True)
+    )
+    e = archspec.build(path, seed=6)
+    assert not torch.equal(c.fc1.weight, e.fc1.weight)
+
+
+def test_size_names_must_exist() -> None:
+    with pytest.raises(archspec.ArchspecError) as e:
+        archspec.analyze(str(ROOT / "specs" / "mlp.yaml"), sizes={"btach": 2})
+    assert e.value.code == "dim-size" and "did you mean 'batch'" in (e.value.hint or "")
