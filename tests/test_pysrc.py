@@ -113,3 +113,19 @@ def test_free_text_cannot_escape_the_generated_source(doc: str, tmp_path: Path) 
     assert not any(f.attr == "system" for f in calls)
     imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     assert imported <= {"math", "torch"}
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])
+def test_emitted_source_is_lint_clean(path: Path, tmp_path: Path) -> None:
+    """No unused imports or names (pyflakes rules), and it compiles."""
+    ruff = pytest.importorskip("ruff")
+    del ruff
+    source = emit(analyze_all(archspec.load(path)))
+    out = tmp_path / f"{path.stem}.py"
+    out.write_text(source)
+    r = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--isolated", "--select", "F", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, r.stdout

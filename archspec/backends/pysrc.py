@@ -38,7 +38,7 @@ class _Emitter:
         self.blocks = blocks
         self.classes: list[str] = []  # class sources, dependencies first
         self.names: set[str] = set()
-        self.families: dict[str, None] = {}
+        self.families: dict[str, set[str]] = {}  # module -> the custom classes used from it
         self.models: dict[str, str] = {}  # model name -> class name
 
     def model(self, a: Analysis, plan: Plan) -> None:
@@ -93,12 +93,16 @@ class _Emitter:
         self.names.add(name)
         return name
 
-    def expr(self, s: Sub, path: Path, subst: dict[Path, str]) -> str:
+    def expr(self, s: Sub, path: Path, subst: dict[Path, str], indent: str = INDENT * 2) -> str:
         if s.model is not None:
             return s.model
         if s.plan is not None and s.plan.kind == "sequential":
-            items = [self.expr(c, (*path, i), subst) for i, c in enumerate(s.plan.subs)]
-            return "nn.Sequential(" + ", ".join(items) + ")"
+            items = [self.expr(c, (*path, i), subst, indent + INDENT) for i, c in enumerate(s.plan.subs)]
+            flat = "nn.Sequential(" + ", ".join(items) + ")"
+            if len(flat) + len(indent) <= 90 or len(items) < 2:
+                return flat
+            inner = "".join(f"{indent}{INDENT}{item},\n" for item in items)
+            return f"nn.Sequential(\n{inner}{indent})"
         if s.plan is not None:
             cls = self.block(s.plan)
             values = self.blocks.args(s.plan)
@@ -118,7 +122,7 @@ class _Emitter:
         module = c.source_module
         if module is None:
             return c.cls
-        self.families[module] = None
+        self.families.setdefault(module, set()).add(c.class_name)
         return c.class_name
 
     def sequential_body(self, plan: Plan, subst: dict[Path, str], args: str, extra: list[str]) -> str:
@@ -126,7 +130,7 @@ class _Emitter:
         for s in plan.subs:
             if s.doc:
                 items.append(f"{INDENT * 3}# {_comment(s.doc)}")
-            items.append(f'{INDENT * 3}("{s.name}", {self.expr(s, (s.name,), subst)}),')
+            items.append(f'{INDENT * 3}("{s.name}", {self.expr(s, (s.name,), subst, INDENT * 3)}),')
         lines = [f"{INDENT}def __init__(self{args}) -> None:", f"{INDENT * 2}super().__init__(OrderedDict(["]
         lines += [*items, f"{INDENT * 2}]))"]
         lines += [f"{INDENT * 2}self.{s.name}.requires_grad_(False)" for s in plan.subs if s.frozen]
@@ -175,9 +179,13 @@ class _Emitter:
             "from torch import nn",
             "",
         ]
-        parts = ["\n".join(head)]
-        parts += [_family_source(f) for f in self.families]
-        parts += self.classes
+        copied = [_family_source(module, used) for module, used in self.families.items()]
+        body = "\n".join(copied + self.classes)
+        if "math." not in body:
+            head.remove("import math")
+        if "OrderedDict(" not in body:
+            head.remove("from collections import OrderedDict")
+        parts = ["\n".join(head), *copied, *self.classes]
         names = ", ".join(repr(self.models[a.model]) for a in analyses)
         parts.append(f"__all__ = [{names}]\n")
         return "\n\n".join(p.rstrip("\n") + "\n" for p in parts)
@@ -258,23 +266,40 @@ def _with_called_models(analyses: list[Analysis]) -> list[Analysis]:
     return list(out.values())
 
 
-def _family_source(name: str) -> str:
-    """The source of a module of custom torch classes, minus its docstring and imports."""
-    module = importlib.import_module(name)
-    source = inspect.getsource(module)
-    tree = ast.parse(source)
-    keep = []
+def _family_source(name: str, used: set[str]) -> str:
+    """The classes ``used`` from a module of custom torch classes, with every top-level
+    function, class or constant they refer to (the module's docstring and imports left out)."""
+    source = inspect.getsource(importlib.import_module(name))
     lines = source.splitlines()
-    for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
+    defs: dict[str, ast.stmt] = {}
+    for node in ast.parse(source).body:
+        for target in _defined(node):
+            defs[target] = node
+    needed, todo = set(), [n for n in used if n in defs]
+    while todo:
+        current = todo.pop()
+        if current in needed:
             continue
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and node is tree.body[0]:
-            continue
+        needed.add(current)
+        refs = {n.id for n in ast.walk(defs[current]) if isinstance(n, ast.Name)}
+        todo += [r for r in refs if r in defs and r not in needed]
+    keep = []
+    for node in dict.fromkeys(defs[n] for n in defs if n in needed):  # in source order
         decorators = getattr(node, "decorator_list", None)
         start = (decorators[0].lineno if decorators else node.lineno) - 1
-        end = node.end_lineno or node.lineno
-        keep.append("\n".join(lines[start:end]))
+        keep.append("\n".join(lines[start : node.end_lineno or node.lineno]))
     return f"# --- from {name} ---\n\n" + "\n\n\n".join(keep) + "\n"
+
+
+def _defined(node: ast.stmt) -> list[str]:
+    """The top-level names a statement defines (imports and docstrings define none here)."""
+    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+        return [node.name]
+    if isinstance(node, ast.Assign):
+        return [t.id for t in node.targets if isinstance(t, ast.Name)]
+    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+        return [node.target.id]
+    return []
 
 
 def _literal(value: Any) -> str:
