@@ -8,6 +8,7 @@ and ``min``/``max``/``abs``/``int`` are allowed. Nothing is ever passed to ``eva
 from __future__ import annotations
 
 import ast
+import functools
 import operator
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -43,11 +44,16 @@ def evaluate(text: str, names: Mapping[str, Any]) -> Any:
     """Evaluate ``text`` with the variables in ``names``."""
     if len(text) > MAX_LEN:
         raise ExprError(f"expression longer than {MAX_LEN} characters")
+    return _eval(_parse(text.strip()), names)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse(text: str) -> ast.expr:
+    """The expression's syntax tree (cached: a repeated block evaluates the same texts)."""
     try:
-        tree = ast.parse(text.strip(), mode="eval")
+        return ast.parse(text, mode="eval").body
     except SyntaxError as e:
         raise ExprError(f"cannot parse expression {text!r}: {e.msg}") from None
-    return _eval(tree.body, names)
 
 
 def _check(value: Any) -> Any:

@@ -97,7 +97,7 @@ def analyze_all(
 
 
 def _analyze(spec: Spec, name: str, sizes: dict[str, int]) -> Analysis:
-    graph = Expander(spec).model(name)
+    graph = spec.expanded.pop(name, None) or Expander(spec).model(name)  # load() expanded it once
     symbols: set[str] = set()
     for inp in graph.inputs:
         node = graph.nodes[inp]

@@ -30,6 +30,7 @@ class _Context:
         self.sizes = sizes
         self.models_seen: dict[str, bool] = {}  # model -> trainable where first called
         self.by_path = {n.path: n for _, n in root.walk()}
+        self.sized = _Defaults(sizes)
 
     def graph(self, graph: Graph, trainable: bool) -> Counts:
         total = Counts()
@@ -126,8 +127,7 @@ class _Context:
 
     def concrete(self, t: TensorType) -> tuple[int, ...]:
         """A shape with every symbol sized (unsized symbols count as 1)."""
-        sizes = _Defaults(self.sizes)
-        return tuple(expr.eval_dim(d, sizes) for d in t.shape)
+        return tuple(d if isinstance(d, int) else expr.eval_dim(d, self.sized) for d in t.shape)
 
 
 def _check_init(node: Node) -> None:

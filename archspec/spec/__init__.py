@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ class Spec:
     blocks: dict[str, BlockSpec]
     models: dict[str, ModelSpec]
     single: bool  # the model is written at the top level, not under `models:`
+    expanded: dict[str, Any] = field(default_factory=dict, repr=False)  # model -> unused IR graph
 
     @property
     def path(self) -> str:
@@ -68,7 +69,7 @@ def load(path_or_text: str | Path) -> Spec:
     from archspec.ir.build import Expander
 
     for name in spec.models:
-        Expander(spec).model(name)
+        spec.expanded[name] = Expander(spec).model(name)  # handed to the first analyze()
     return spec
 
 
