@@ -198,6 +198,8 @@ class BertLikeEncoder(nn.Module):
             ]
         )
         self.pooler = nn.Linear(d_model, d_model)
+        for table in (self.word_embeddings, self.position_embeddings, self.token_type_embeddings):
+            nn.init.normal_(table.weight, std=0.02)  # BERT's initializer_range, as the spec's `init:`
 
     def forward(
         self, input_ids: torch.Tensor, token_type_ids: torch.Tensor
