@@ -73,7 +73,7 @@ def _run(path: Path, spec: Path | Spec, sizes: dict[str, int]) -> tuple[list[obj
     inputs = example_inputs(spec, sizes=sizes, seed=7)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {i.name: x.numpy() for i, x in zip(session.get_inputs(), inputs)})
-    module = build(spec).eval()
+    module = build(spec, seed=onnx_export.EXPORT_SEED).eval()  # the exported weights
     with torch.no_grad():
         want = module(*inputs)
     return got, [want] if isinstance(want, torch.Tensor) else list(want)

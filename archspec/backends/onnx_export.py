@@ -374,13 +374,22 @@ def _torch_dim(a: Analysis, inp: str, dim: str, named: dict[str, Any]) -> Any:
 # Building and exporting --------------------------------------------------------------------
 
 
+EXPORT_SEED = 0  # weights of an export when the spec sets no seed
+
+
 def _build(a: Analysis) -> torch.nn.Module:
     import torch
 
     from archspec.backends.torch_build import build
 
     dtype = _float_dtype(a)
-    module = build(a.spec, a.model, dtype=getattr(torch, dtype) if dtype not in (None, "float32") else None)
+    seed = a.graph.seed if a.graph.seed is not None else a.spec.file.seed
+    module = build(
+        a.spec,
+        a.model,
+        dtype=getattr(torch, dtype) if dtype not in (None, "float32") else None,
+        seed=EXPORT_SEED if seed is None else seed,  # the same spec exports the same weights
+    )
     return module.eval()
 
 
