@@ -31,11 +31,12 @@ def build(
     """
     s = spec if isinstance(spec, Spec) else load(spec)
     name = s.pick(model)[0]
+    a = analyze(s, name)
     if str(device) != "meta":
-        check_budget(analyze(s, name), _dtype_name(dtype), memory_budget)
+        check_budget(a, _dtype_name(dtype), memory_budget)
     from archspec.backends import torch_build
 
-    return torch_build.build(s, name, device=device, dtype=dtype, seed=seed, memory_budget=memory_budget)
+    return torch_build.build(s, name, device=device, dtype=dtype, seed=seed, analysis=a)
 
 
 def _dtype_name(dtype: Any) -> str | None:

@@ -16,6 +16,8 @@ EXIT_INTERNAL = 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # archspec's own models use no pydantic plugins: skip scanning installed packages for them
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

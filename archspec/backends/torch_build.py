@@ -34,11 +34,14 @@ def build(
     dtype: torch.dtype | None = None,
     seed: int | None = None,
     memory_budget: int | None = None,
+    analysis: Analysis | None = None,
 ) -> nn.Module:
     """Build one model of a spec as a ``torch.nn.Module`` (the first model by default)."""
     s = _spec(spec)
     names = s.pick(model)
     builder = _Builder(s, torch.device(device), dtype, memory_budget)
+    if analysis is not None and analysis.model == names[0]:
+        builder.analyses[names[0]] = analysis  # already analyzed (and budget-checked) by the caller
     return builder.model(names[0], seed)
 
 
@@ -51,25 +54,28 @@ class _Builder:
     def __init__(self, spec: Spec, device: torch.device, dtype: torch.dtype | None, budget: int | None):
         self.spec, self.device, self.dtype, self.budget = spec, device, dtype, budget
         self.built: dict[str, nn.Module] = {}
+        self.analyses: dict[str, Analysis] = {}
 
     def model(self, name: str, seed: int | None = None) -> nn.Module:
         if name in self.built:
             return self.built[name]
-        a = analyze(self.spec, name)
-        if self.device.type != "meta":
-            check_budget(a, self.dtype, self.budget)
+        a = self.analyses.pop(name, None)
+        if a is None:
+            a = analyze(self.spec, name)
+            if self.device.type != "meta":
+                check_budget(a, self.dtype, self.budget)
         seed = (
             seed if seed is not None else (a.graph.seed if a.graph.seed is not None else self.spec.file.seed)
         )
+        plan = plan_model(a)
         with torch.random.fork_rng(devices=[], enabled=seed is not None):  # unseeded: fresh weights
             if seed is not None:
                 torch.manual_seed(seed)
             with torch.device(self.device):
-                module = self.plan(plan_model(a))
+                module = self.plan(plan)
             if self.device.type != "meta":
                 for path, param, scheme in layer_inits(a):
                     inits.apply(module, path, param, scheme)
-        plan = plan_model(a)
         for path, source in plan.ties:
             _tie(module, path, source)
         _add_regularization(module, plan.penalties)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import gc
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from archspec.dims import TensorType
@@ -96,7 +98,24 @@ def analyze_all(
     return out
 
 
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while building many small objects (the IR)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _analyze(spec: Spec, name: str, sizes: dict[str, int]) -> Analysis:
+    with paused_gc():
+        return _run_passes(spec, name, sizes)
+
+
+def _run_passes(spec: Spec, name: str, sizes: dict[str, int]) -> Analysis:
     graph = spec.expanded.pop(name, None) or Expander(spec).model(name)  # load() expanded it once
     symbols: set[str] = set()
     for inp in graph.inputs:

@@ -67,9 +67,11 @@ def load(path_or_text: str | Path) -> Spec:
         src = load_text(path_or_text)
     spec = from_source(src)
     from archspec.ir.build import Expander
+    from archspec.passes import paused_gc
 
-    for name in spec.models:
-        spec.expanded[name] = Expander(spec).model(name)  # handed to the first analyze()
+    with paused_gc():
+        for name in spec.models:
+            spec.expanded[name] = Expander(spec).model(name)  # handed to the first analyze()
     return spec
 
 
