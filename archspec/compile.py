@@ -63,20 +63,12 @@ def _available(kind: str) -> str | None:
         for mod in ("onnx", "onnxscript", "onnxruntime"):
             if importlib.util.find_spec(mod) is None:
                 return f"'{mod}' is not installed (pip install 'archspec[onnx]')"
-        if importlib.util.find_spec("archspec.backends.onnx_export") is None:
-            return "ONNX export is not built yet"
     if kind in ("svg", "png", "pdf"):
-        if importlib.util.find_spec("archspec.backends.diagram") is None:
-            return "the diagram backend is not built yet"
-        from archspec.backends.diagram.render import INSTALL_HINT, PURE, find_dot
+        from archspec.backends.diagram.render import dot_problem
 
-        program = find_dot()
-        if program is None:
-            return f"no Graphviz dot program found: {INSTALL_HINT}"
-        if kind == "pdf" and Path(program).name.startswith(PURE):
-            return "PDF needs Graphviz's own dot (apt-get install graphviz); graphviz-pure writes SVG and PNG"
-    if kind in ("dot", "mmd") and importlib.util.find_spec("archspec.backends.diagram") is None:
-        return "the diagram backend is not built yet"
+        problem = dot_problem(kind)
+        if problem is not None:
+            return f"{problem.message} ({problem.hint})"
     return None
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from archspec.dims import TensorType
 from archspec.ir.graph import Graph, Node
 from archspec.layers.base import TorchCtor, TorchFn
 from archspec.passes import Analysis
@@ -73,38 +72,31 @@ def plan_model(a: Analysis) -> Plan:
 
 def _graph_plan(graph: Graph, name: str, prefix: str) -> Plan:
     if graph.kind == "repeat":
-        subs = [_sub(n, _layer_types(graph, n)) for n in graph.body()]
+        subs = [_sub(n) for n in graph.body()]
         return Plan(name, "sequential", ["input"], subs, outputs=graph.outputs)
     plan = Plan(name, "graph", list(graph.inputs), outputs=list(graph.outputs))
     for node in graph.body():
-        xs = [graph.nodes[i].out for i in node.inputs]
-        types = [x for x in xs if x is not None]
-        if node.kind == "layer" and node.layer is not None and node.layer.torch(node.params, types) is None:
-            plan.steps.append(Step(node.name, node.inputs, fn=node.layer.torch_fn(node.params)))
+        layer = node.layer if node.kind == "layer" else None
+        if layer is not None and layer.torch(node.params, node.in_types) is None:
+            plan.steps.append(Step(node.name, node.inputs, fn=layer.torch_fn(node.params)))
             continue
-        plan.subs.append(_sub(node, types))
+        plan.subs.append(_sub(node))
         plan.steps.append(Step(node.name, node.inputs, module=node.name))
     return plan
 
 
-def _sub(node: Node, types: list[TensorType] | None = None) -> Sub:
+def _sub(node: Node) -> Sub:
     frozen, doc = not node.trainable, node.doc
     if node.kind == "model":
         return Sub(node.name, model=node.type, frozen=frozen, doc=doc)
     if node.kind == "layer":
         assert node.layer is not None
-        if types is None:
-            raise ValueError("layer types are needed")
-        return Sub(node.name, ctor=node.layer.torch(node.params, types), frozen=frozen, doc=doc)
+        return Sub(node.name, ctor=node.layer.torch(node.params, node.in_types), frozen=frozen, doc=doc)
     assert node.sub is not None
     cls = _class_name(node.type) if node.kind == "block" else "Sequential"
     plan = _graph_plan(node.sub, cls, node.path)
     plan.doc = node.sub.doc
     return Sub(node.name, plan=plan, frozen=frozen, doc=doc)
-
-
-def _layer_types(graph: Graph, node: Node) -> list[TensorType]:
-    return [t for i in node.inputs if (t := graph.nodes[i].out) is not None]
 
 
 def layer_inits(a: Analysis) -> list[tuple[str, str, Any]]:

@@ -18,7 +18,6 @@ from archspec import expr
 from archspec.backends import init as inits
 from archspec.backends.plan import Plan, Sub, layer_inits, plan_model
 from archspec.backends.torch_ops import call_fn, make_module
-from archspec.errors import ArchspecError
 from archspec.guard import check_budget
 from archspec.passes import Analysis, analyze
 from archspec.spec import Spec, load
@@ -43,11 +42,6 @@ def build(
     if analysis is not None and analysis.model == names[0]:
         builder.analyses[names[0]] = analysis  # already analyzed (and budget-checked) by the caller
     return builder.model(names[0], seed)
-
-
-def analyses(spec: Spec | str | Path, model: str | None = None) -> list[Analysis]:
-    s = _spec(spec)
-    return [analyze(s, name) for name in s.pick(model)]
 
 
 class _Builder:
@@ -115,23 +109,11 @@ def _graph_module(root: nn.Module, plan: Plan) -> fx.GraphModule:
             env[step.var] = g.call_module(step.module, tuple(args))
         else:
             assert step.fn is not None
-            env[step.var] = _call_fn_fx(g, step.fn, args)
+            env[step.var] = call_fn(step.fn, args, apply=g.call_function)
     outs = [env[o] for o in plan.outputs]
     g.output(outs[0] if len(outs) == 1 else tuple(outs))
     gm = fx.GraphModule(root, g, class_name=plan.name)
     return gm
-
-
-def _call_fn_fx(g: fx.Graph, fn: Any, args: list[Any]) -> Any:
-    from archspec.backends.torch_ops import FUNCTIONS
-
-    f = FUNCTIONS[fn.fn][0]
-    if fn.reduce:
-        out = args[0]
-        for a in args[1:]:
-            out = g.call_function(f, (out, a), dict(fn.kwargs))
-        return out
-    return g.call_function(f, (list(args),), dict(fn.kwargs))
 
 
 def _add_regularization(module: nn.Module, penalties: list[tuple[str, float, float]]) -> None:
@@ -217,4 +199,4 @@ def _spec(spec: Spec | str | Path) -> Spec:
     return load(spec)
 
 
-__all__ = ["ArchspecError", "build", "call_fn", "example_inputs"]
+__all__ = ["build", "example_inputs"]

@@ -43,12 +43,14 @@ def make_module(ctor: TorchCtor) -> nn.Module:
     return cls(**ctor.kwargs)  # type: ignore[no-any-return]
 
 
-def call_fn(fn: TorchFn, inputs: list[Any]) -> Any:
-    """Apply a functional layer to its inputs (tensors, or fx proxies)."""
+def call_fn(fn: TorchFn, inputs: list[Any], apply: Callable[..., Any] | None = None) -> Any:
+    """Apply a functional layer to its inputs; ``apply(f, args, kwargs)`` makes each call
+    (by default calling ``f``; torch_build records it as a node of an fx graph instead)."""
     f = FUNCTIONS[fn.fn][0]
+    do = apply or (lambda func, args, kwargs: func(*args, **kwargs))
     if fn.reduce:
-        return reduce(lambda a, b: f(a, b, **fn.kwargs), inputs)
-    return f(list(inputs), **fn.kwargs)
+        return reduce(lambda a, b: do(f, (a, b), dict(fn.kwargs)), inputs)
+    return do(f, (list(inputs),), dict(fn.kwargs))
 
 
 def fn_source(fn: TorchFn, args: list[str]) -> str:

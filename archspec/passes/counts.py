@@ -35,9 +35,8 @@ class _Context:
     def graph(self, graph: Graph, trainable: bool) -> Counts:
         total = Counts()
         for node in graph.body():
-            xs = [t for i in node.inputs if (t := graph.nodes[i].out) is not None]
             if node.kind == "layer":
-                node.counts = self.layer(node, xs, trainable and node.trainable)
+                node.counts = self.layer(node, node.in_types, trainable and node.trainable)
             elif node.kind == "model" and node.type in self.models_seen:
                 self._same_trainability(node, trainable and node.trainable)
                 node.counts = Counts(macs=self.graph(node.sub, False).macs) if node.sub else Counts()

@@ -18,7 +18,7 @@ from archspec.errors import ArchspecError
 from archspec.io import write_bytes, write_text
 from archspec.passes import Analysis
 
-__all__ = ["DOT_TIMEOUT", "FORMATS", "INSTALL_HINT", "find_dot", "render", "run_dot"]
+__all__ = ["DOT_TIMEOUT", "FORMATS", "INSTALL_HINT", "dot_problem", "find_dot", "render", "run_dot"]
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".mmd": "mmd"}
 IMAGE_FORMATS = ("svg", "png", "pdf")
@@ -92,21 +92,31 @@ def find_dot() -> str | None:
     return None
 
 
-def run_dot(source: str, fmt: str, *, timeout: float = DOT_TIMEOUT) -> bytes:
-    """Lay out DOT ``source`` and return the image bytes (SVGs without the version comment)."""
-    if fmt not in IMAGE_FORMATS:
-        raise ArchspecError("unsupported", f"dot cannot write {fmt!r} here", hint="use svg, png or pdf")
+def dot_problem(fmt: str) -> ArchspecError | None:
+    """Why no dot program here can write ``fmt`` (svg, png, pdf), or None when one can."""
     program = find_dot()
     if program is None:
-        raise ArchspecError(
+        return ArchspecError(
             "missing-dependency", f"no Graphviz dot program found to write {fmt.upper()}", hint=INSTALL_HINT
         )
     if fmt == "pdf" and Path(program).name.startswith(PURE):
-        raise ArchspecError(
+        return ArchspecError(
             "missing-dependency",
             "graphviz-pure cannot write PDF",
             hint="install Graphviz (`apt-get install graphviz`) for PDF, or write .svg or .png",
         )
+    return None
+
+
+def run_dot(source: str, fmt: str, *, timeout: float = DOT_TIMEOUT) -> bytes:
+    """Lay out DOT ``source`` and return the image bytes (SVGs without the version comment)."""
+    if fmt not in IMAGE_FORMATS:
+        raise ArchspecError("unsupported", f"dot cannot write {fmt!r} here", hint="use svg, png or pdf")
+    problem = dot_problem(fmt)
+    if problem is not None:
+        raise problem
+    program = find_dot()
+    assert program is not None
     args = [program, f"-T{fmt}"] + ([f"-Gdpi={PNG_DPI}"] if fmt == "png" else [])
     try:
         done = subprocess.run(args, input=source.encode("utf-8"), capture_output=True, timeout=timeout)
