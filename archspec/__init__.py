@@ -22,6 +22,7 @@ __all__ = [
     "example_inputs",
     "export_onnx",
     "load",
+    "load_text",
     "register_layer",
 ]
 __version__ = "0.1.0"
@@ -35,6 +36,7 @@ _WHERE = {
     "register_layer": "archspec.layers",
     "Spec": "archspec.spec",
     "load": "archspec.spec",
+    "load_text": "archspec.spec",
     "build": "archspec.building",
     "example_inputs": "archspec.backends.torch_build",
     "export_onnx": "archspec.backends.onnx_export",
@@ -47,7 +49,7 @@ if TYPE_CHECKING:
     from archspec.errors import ArchspecError
     from archspec.layers import LayerParams, LayerType, register_layer
     from archspec.passes import Analysis, analyze
-    from archspec.spec import Spec, load
+    from archspec.spec import Spec, load, load_text
 
 
 def __getattr__(name: str) -> Any:

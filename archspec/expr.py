@@ -3,6 +3,10 @@
 The text is parsed with ``ast.parse`` and walked here: only numbers, strings, names
 from the given variables, arithmetic, comparisons, boolean logic, ``a if c else b``
 and ``min``/``max``/``abs``/``int`` are allowed. Nothing is ever passed to ``eval``.
+
+Values are bounded: numbers by ``MAX_ABS``, strings by ``MAX_STR`` characters. Arithmetic is
+numeric; the one string operation is ``+`` (joining two strings), and strings compare only
+with ``==``/``!=``. Every failure is an ``ExprError``; nothing else escapes ``evaluate``.
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 MAX_ABS = 10**18  # no value in a spec needs to be larger than this
-MAX_LEN = 400
+MAX_LEN = 400  # characters of an expression
+MAX_STR = 1000  # characters of a string value
 
 _BINOPS: dict[type, Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
@@ -36,15 +41,33 @@ _CMPOPS: dict[type, Callable[[Any, Any], bool]] = {
 _FUNCS: dict[str, Callable[..., Any]] = {"min": min, "max": max, "abs": abs, "int": int}
 
 
+_OP_TEXT = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.FloorDiv: "//",
+    ast.Div: "/",
+    ast.Mod: "%",
+    ast.Pow: "**",
+}
+
+
 class ExprError(ValueError):
     """An expression is malformed or fails; the caller adds the location."""
 
 
 def evaluate(text: str, names: Mapping[str, Any]) -> Any:
     """Evaluate ``text`` with the variables in ``names``."""
+    if not isinstance(text, str):
+        raise ExprError(f"an expression is text, not {type(text).__name__}")
     if len(text) > MAX_LEN:
         raise ExprError(f"expression longer than {MAX_LEN} characters")
-    return _eval(_parse(text.strip()), names)
+    try:
+        return _eval(_parse(text.strip()), names)
+    except ExprError:
+        raise
+    except (ArithmeticError, TypeError, ValueError, RecursionError, MemoryError) as e:
+        raise ExprError(f"cannot evaluate {text.strip()!r}: {e}") from None
 
 
 @functools.lru_cache(maxsize=4096)
@@ -54,14 +77,32 @@ def _parse(text: str) -> ast.expr:
         return ast.parse(text, mode="eval").body
     except SyntaxError as e:
         raise ExprError(f"cannot parse expression {text!r}: {e.msg}") from None
+    except (ValueError, RecursionError, MemoryError) as e:  # NUL bytes, absurd nesting
+        raise ExprError(f"cannot parse expression {text!r}: {e}") from None
 
 
 def _check(value: Any) -> Any:
+    if isinstance(value, str):
+        if len(value) > MAX_STR:
+            raise ExprError(f"a string value is longer than {MAX_STR} characters")
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return value
-    if abs(value) > MAX_ABS:
+    if value != value or abs(value) > MAX_ABS:
         raise ExprError(f"value {value:.3g} is out of range (limit 1e18)")
     return value
+
+
+def _number(value: Any, what: str) -> int | float:
+    """``value`` if it is a number (booleans count as 0/1, as in Python)."""
+    if not isinstance(value, (int, float)):
+        raise ExprError(f"{what} needs numbers, got {type(value).__name__} {_short(value)}")
+    return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _eval(node: ast.AST, names: Mapping[str, Any]) -> Any:
@@ -72,23 +113,29 @@ def _eval(node: ast.AST, names: Mapping[str, Any]) -> Any:
             return node.id == "True"
         if node.id not in names:
             raise ExprError(f"unknown name '{node.id}'")
-        return names[node.id]
+        return _check(names[node.id])
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
         left, right = _eval(node.left, names), _eval(node.right, names)
+        if isinstance(node.op, ast.Add) and isinstance(left, str) and isinstance(right, str):
+            if len(left) + len(right) > MAX_STR:
+                raise ExprError(f"a string value is longer than {MAX_STR} characters")
+            return left + right
+        what = f"'{_OP_TEXT.get(type(node.op), '?')}'"
+        left, right = _number(left, what), _number(right, what)
         if isinstance(node.op, ast.Pow) and (not isinstance(right, int) or abs(right) > 64):
             raise ExprError("exponent must be an integer of at most 64")
         try:
             return _check(_BINOPS[type(node.op)](left, right))
-        except (ZeroDivisionError, TypeError, OverflowError) as e:
+        except (ArithmeticError, TypeError, ValueError) as e:
             raise ExprError(str(e)) from None
     if isinstance(node, ast.UnaryOp):
         value = _eval(node.operand, names)
         if isinstance(node.op, ast.Not):
             return not value
         if isinstance(node.op, ast.USub):
-            return -value
+            return -_number(value, "'-'")
         if isinstance(node.op, ast.UAdd):
-            return +value
+            return +_number(value, "'+'")
     if isinstance(node, ast.BoolOp):
         values = [_eval(v, names) for v in node.values]
         return all(values) if isinstance(node.op, ast.And) else any(values)
@@ -96,6 +143,8 @@ def _eval(node: ast.AST, names: Mapping[str, Any]) -> Any:
         left = _eval(node.left, names)
         for op, comp in zip(node.ops, node.comparators, strict=True):
             right = _eval(comp, names)
+            if not isinstance(op, (ast.Eq, ast.NotEq)):
+                _number(left, "a comparison"), _number(right, "a comparison")
             if not _CMPOPS[type(op)](left, right):
                 return False
             left = right
@@ -108,11 +157,11 @@ def _eval(node: ast.AST, names: Mapping[str, Any]) -> Any:
         and node.func.id in _FUNCS
         and not node.keywords
     ):
-        args = [_eval(a, names) for a in node.args]
+        args = [_number(_eval(a, names), f"{node.func.id}()") for a in node.args]
         try:
             return _check(_FUNCS[node.func.id](*args))
-        except (TypeError, ValueError) as e:
-            raise ExprError(str(e)) from None
+        except (ArithmeticError, TypeError, ValueError) as e:
+            raise ExprError(f"{node.func.id}(): {e}") from None
     raise ExprError(f"'{ast.unparse(node)}' is not allowed in an expression")
 
 

@@ -109,7 +109,7 @@ def test_symbolic_dims_are_preserved() -> None:
 
 
 def test_python_api_load_and_analyze_text() -> None:
-    spec = archspec.load("inputs: {x: [batch, 4]}\nlayers:\n  - linear: 3\n  - relu\n")
+    spec = archspec.load_text("inputs: {x: [batch, 4]}\nlayers:\n  - linear: 3\n  - relu\n")
     a = archspec.analyze(spec)
     assert a.total_params == 15 and a.outputs["relu1"].shape == ("batch", 3)
 
@@ -131,7 +131,7 @@ def test_check_does_not_import_torch() -> None:
 
 
 def test_forward_references_are_sorted_and_graph_exports_to_networkx() -> None:
-    spec = archspec.load(
+    spec = archspec.load_text(
         "inputs: {x: [batch, 4]}\n"
         "layers:\n"
         "  - {name: out, add: [a, b]}\n"

@@ -370,7 +370,7 @@ def test_multi_model_spec() -> None:
 
 
 def test_size_limit_collapses_and_says_so(tmp_path: Path) -> None:
-    spec = archspec.load(
+    spec = archspec.load_text(
         "name: huge\ninputs: {x: [batch, 8]}\n"
         "blocks:\n  pair:\n    layers: [{linear: 8}, relu]\n"
         "layers:\n  - {name: tower, pair: {}, repeat: 800}\n  - {name: head, linear: 2}\n"

@@ -15,14 +15,14 @@ HUGE = "inputs: {x: [batch, 1000000000]}\nlayers:\n  - linear: 1000000000\n"
 
 
 def test_huge_linear_is_counted_statically() -> None:
-    a = archspec.analyze(archspec.load(HUGE))
+    a = archspec.analyze(archspec.load_text(HUGE))
     assert a.total_params == 10**18 + 10**9
 
 
 def test_huge_linear_build_is_refused_before_torch_is_imported() -> None:
     code = (
         "import sys, archspec\n"
-        f"spec = archspec.load({HUGE!r})\n"
+        f"spec = archspec.load_text({HUGE!r})\n"
         "try:\n"
         "    archspec.build(spec)\n"
         "except archspec.ArchspecError as e:\n"
@@ -37,7 +37,7 @@ def test_huge_linear_build_is_refused_before_torch_is_imported() -> None:
 
 def test_meta_build_of_huge_model_allocates_nothing() -> None:
     pytest.importorskip("torch")
-    model = archspec.build(archspec.load(HUGE), device="meta")
+    model = archspec.build(archspec.load_text(HUGE), device="meta")
     assert model.linear1.weight.is_meta and model.linear1.weight.shape == (10**9, 10**9)
 
 

@@ -18,7 +18,7 @@ import onnx
 import onnxruntime as ort
 import torch
 
-from archspec import Spec, analyze, build, example_inputs, load
+from archspec import Spec, analyze, build, example_inputs, load, load_text
 from archspec.backends import onnx_export
 from archspec.backends.onnx_export import ExportReport, export_analysis, export_onnx
 from archspec.errors import ArchspecError
@@ -132,9 +132,9 @@ def test_stacked_lstm_and_gru_in_a_second_export_stay_dynamic(exported, tmp_path
     """Two torch bugs baked the traced length: stacked RNNs (pytorch#191855) and, in a second
     export in one process, a stale cached kernel. archspec works around both."""
     exported(SEQNET)  # an LSTM export has happened in this process
-    report = export_onnx(load(RNNS.format("gru", "lstm")), tmp_path / "rnns.onnx")
+    report = export_onnx(load_text(RNNS.format("gru", "lstm")), tmp_path / "rnns.onnx")
     assert report.sizes_checked == [{"batch": 1, "seq": 5}, {"batch": 3, "seq": 9}]
-    got, want = _run(tmp_path / "rnns.onnx", load(RNNS.format("gru", "lstm")), {"batch": 2, "seq": 4})
+    got, want = _run(tmp_path / "rnns.onnx", load_text(RNNS.format("gru", "lstm")), {"batch": 2, "seq": 4})
     assert abs(torch.from_numpy(got[0]) - want[0]).max() <= 1e-4  # type: ignore[arg-type]
 
 
@@ -148,13 +148,13 @@ def test_elman_rnn_with_dynamic_seq_is_linted_before_export(
 
     monkeypatch.setattr(onnx_export, "_run_exporter", never)
     with pytest.raises(ArchspecError, match="'seq'") as err:
-        export_onnx(load(RNNS.format("rnn", "rnn")), tmp_path / "rnns.onnx")
+        export_onnx(load_text(RNNS.format("rnn", "rnn")), tmp_path / "rnns.onnx")
     assert err.value.code == "unsupported" and "--dim seq=" in err.value.message
     assert not list(tmp_path.iterdir())
 
 
 def test_elman_rnn_with_fixed_seq_exports(tmp_path: Path) -> None:
-    report = export_onnx(load(RNNS.format("rnn", "rnn")), tmp_path / "rnns.onnx", sizes={"seq": 6})
+    report = export_onnx(load_text(RNNS.format("rnn", "rnn")), tmp_path / "rnns.onnx", sizes={"seq": 6})
     assert report.max_abs_diff <= 1e-4
 
 
@@ -314,7 +314,7 @@ def test_size_plan_grows_symbolic_spatial_dims_until_every_layer_fits() -> None:
         "  - {conv2d: {out: 4, kernel: 7, stride: 2}}\n  - {max_pool2d: 3}\n"
         "  - {conv2d: {out: 4, kernel: 5}}\n  - global_avg_pool\n"
     )
-    a = analyze(load(text))
+    a = analyze(load_text(text))
     plan = onnx_export._SizePlan.make(a)
     assert plan.dims == ["batch", "h", "w"]
     assert plan.checks[0]["batch"] == 1 and plan.checks[1]["batch"] == 3

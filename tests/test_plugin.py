@@ -36,7 +36,7 @@ def plugin_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # type: 
 
 def test_plugin_layer_is_discovered_and_counted(plugin_installed: None) -> None:
     assert "swiglu" in layers.registry()
-    a = archspec.analyze(archspec.load(SPEC))
+    a = archspec.analyze(archspec.load_text(SPEC))
     assert a.node("swiglu1").counts.params == 3 * 16 * 32
 
 
@@ -44,7 +44,7 @@ def test_plugin_layer_builds_and_emits(plugin_installed: None, tmp_path: Path) -
     torch = pytest.importorskip("torch")
     from archspec.backends.pysrc import emit
 
-    spec = archspec.load(SPEC)
+    spec = archspec.load_text(SPEC)
     model = archspec.build(spec, seed=0)
     assert sum(p.numel() for p in model.parameters()) == archspec.analyze(spec).total_params
     (x,) = archspec.example_inputs(spec, sizes={"batch": 2, "seq": 3})

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 
 import archspec
 from archspec import expr
+from archspec.errors import CODES
 
 settings.register_profile(
     "ci", max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True
@@ -79,7 +81,7 @@ def graphs(draw: st.DrawFn) -> dict[str, Any]:
 
 
 def load(spec: dict[str, Any]) -> archspec.Spec:
-    return archspec.load(json.dumps(spec))
+    return archspec.load_text(json.dumps(spec))
 
 
 @given(graphs())
@@ -99,7 +101,24 @@ def test_random_graphs_match_torch(spec: dict[str, Any]) -> None:
         assert tuple(y.shape) == tuple(expr.eval_dim(d, sizes) for d in out.shape)
 
 
-MUTATIONS = st.sampled_from(["delete", "type", "swap", "huge", "negative", "rename", "string", "nest"])
+MUTATIONS = st.sampled_from(
+    ["delete", "type", "swap", "huge", "negative", "rename", "string", "nest", "hostile", "exprs"]
+)
+# Text that must never reach code: quotes, newlines, calls, dunders, keywords, non-ASCII digits.
+HOSTILE = [
+    "x=[__import__('os').system('touch PWNED')][0]",
+    'a"); import os; os.system("touch PWNED',
+    "lambda",
+    "True",
+    "None",
+    "__class__",
+    "net½",
+    "a\nb",
+    "append",
+    "regularization_loss",
+    "0abc",
+]
+EXPRS = ["$'a' * 10**17", "$'%z' % 1", "$'a' < 1", "$-'a'", "$1/0", "$(((1", "$x.y", "$min()"]
 
 
 def mutate(data: Any, choice: str, index: int) -> Any:
@@ -135,6 +154,10 @@ def mutate(data: Any, choice: str, index: int) -> Any:
         target[key + "_typo"] = target.pop(key)
     elif choice == "string":
         target[key] = "$" + key + " * 1e9"
+    elif choice == "hostile":
+        target[key] = HOSTILE[index % len(HOSTILE)]
+    elif choice == "exprs":
+        target[key] = EXPRS[index % len(EXPRS)]
     else:
         target[key] = {"inputs": ["n0", "x"], "add": None}
     return data
@@ -145,6 +168,21 @@ def test_mutations_raise_only_archspec_errors(spec: dict[str, Any], changes: lis
     for choice, index in changes:
         spec = mutate(spec, choice, index)
     try:
-        archspec.analyze(load(spec))
+        analysis = archspec.analyze(load(spec))
     except archspec.ArchspecError as e:
-        assert e.code and e.message
+        assert e.code in CODES
+        assert e.loc is not None, f"error without a location: {e}"
+        return
+    # what passes is safe to generate and run: the emitted source parses and defines its classes
+    # without running anything from the spec (a hostile name would have touched PWNED)
+    from archspec.backends.pysrc import emit
+
+    source = emit([analysis])
+    cwd = os.getcwd()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.chdir(tmp)
+        try:
+            exec(compile(source, "emitted.py", "exec"), {"__name__": "emitted"})
+            assert not os.path.exists("PWNED")
+        finally:
+            os.chdir(cwd)

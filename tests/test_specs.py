@@ -150,7 +150,7 @@ models:
       - {name: on_fake, discriminator, inputs: fake}
       - {name: both, concat: [on_real, on_fake]}
 """
-    spec = archspec.load(text)
+    spec = archspec.load_text(text)
     a = archspec.analyze(spec, "judge_both")
     assert a.total_params == 9
     m = archspec.build(spec, "judge_both")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from archspec.ir.graph import Graph, Node
+from archspec.ir.names import class_name
 from archspec.layers.base import TorchCtor, TorchFn
 from archspec.passes import Analysis
 from archspec.spec.inits import by_param
@@ -111,4 +112,4 @@ def layer_inits(a: Analysis) -> list[tuple[str, str, Any]]:
 
 
 def _class_name(name: str) -> str:
-    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part) or "Model"
+    return class_name(name)

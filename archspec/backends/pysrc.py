@@ -8,14 +8,17 @@ built module loads into it and gives identical outputs. Plain chains become
 from __future__ import annotations
 
 import ast
+import functools
 import importlib
 import inspect
+import math
 from typing import Any
 
 from archspec import __version__
 from archspec.backends.blockclasses import BlockClasses, Path
 from archspec.backends.plan import Plan, Sub, layer_inits, plan_model
 from archspec.backends.torch_ops import fn_source
+from archspec.ir.names import PENALTY_METHOD, class_name, ident
 from archspec.layers.base import TorchCtor
 from archspec.passes import Analysis
 from archspec.spec.inits import SCHEMES, split
@@ -27,17 +30,22 @@ def emit(analyses: list[Analysis]) -> str:
     """One Python module with a class for every model in ``analyses`` (and the models they call)."""
     order = _with_called_models(analyses)
     plans = {a.model: plan_model(a) for a in order}
-    e = _Emitter(BlockClasses(list(plans.values())))
+    e = _Emitter(BlockClasses(list(plans.values())), _copied_names(list(plans.values())))
     for a in order:
         e.model(a, plans[a.model])
-    return e.render(analyses)
+    source = e.render(analyses)
+    try:
+        ast.parse(source)  # never hand out (or write) source that is not Python
+    except SyntaxError as err:
+        raise RuntimeError(f"archspec generated invalid Python source: {err}") from None
+    return source
 
 
 class _Emitter:
-    def __init__(self, blocks: BlockClasses) -> None:
+    def __init__(self, blocks: BlockClasses, reserved: set[str]) -> None:
         self.blocks = blocks
         self.classes: list[str] = []  # class sources, dependencies first
-        self.names: set[str] = set()
+        self.names: set[str] = set(reserved)  # top-level names of the module: copied code, classes
         self.families: dict[str, set[str]] = {}  # module -> the custom classes used from it
         self.models: dict[str, str] = {}  # model name -> class name
 
@@ -76,26 +84,23 @@ class _Emitter:
 
     def signature(self, plan: Plan, subst: dict[Path, str], models: list[str]) -> str:
         if models:
-            return "".join(f", {m}: nn.Module | None = None" for m in models)
+            return "".join(f", {ident(m)}: nn.Module | None = None" for m in models)
         if not subst:
             return ""
         values = self.blocks.values(plan)
         typed: dict[str, str] = {}
         for path, arg in subst.items():
             typed.setdefault(arg, type(values[path]).__name__)
-        return ", " + ", ".join(f"{arg}: {t}" for arg, t in typed.items())
+        return ", " + ", ".join(f"{ident(arg)}: {ident(t)}" for arg, t in typed.items())
 
     def fresh(self, base: str) -> str:
-        name, n = base, 1
-        while name in self.names or name in ("Module", "Sequential", "OrderedDict"):
-            n += 1
-            name = f"{base}{n}"
+        name = class_name(base, self.names)
         self.names.add(name)
         return name
 
     def expr(self, s: Sub, path: Path, subst: dict[Path, str], indent: str = INDENT * 2) -> str:
         if s.model is not None:
-            return s.model
+            return ident(s.model)
         if s.plan is not None and s.plan.kind == "sequential":
             items = [self.expr(c, (*path, i), subst, indent + INDENT) for i, c in enumerate(s.plan.subs)]
             flat = "nn.Sequential(" + ", ".join(items) + ")"
@@ -115,25 +120,28 @@ class _Emitter:
                 for k, v in values.items()
                 if (*path, k) in subst or k not in defaults or defaults[k] != v
             }
-        rendered = ", ".join(f"{k}={subst.get((*path, k)) or _literal(v)}" for k, v in values.items())
+        rendered = ", ".join(
+            f"{ident(k)}={ident(subst[(*path, k)]) if (*path, k) in subst else _literal(v)}"
+            for k, v in values.items()
+        )
         return f"{cls}({rendered})"
 
     def ctor_name(self, c: TorchCtor) -> str:
         module = c.source_module
         if module is None:
-            return c.cls
+            return "nn." + ident(c.cls.removeprefix("nn."))
         self.families.setdefault(module, set()).add(c.class_name)
-        return c.class_name
+        return ident(c.class_name)
 
     def sequential_body(self, plan: Plan, subst: dict[Path, str], args: str, extra: list[str]) -> str:
         items = []
         for s in plan.subs:
             if s.doc:
                 items.append(f"{INDENT * 3}# {_comment(s.doc)}")
-            items.append(f'{INDENT * 3}("{s.name}", {self.expr(s, (s.name,), subst, INDENT * 3)}),')
+            items.append(f"{INDENT * 3}({ident(s.name)!r}, {self.expr(s, (s.name,), subst, INDENT * 3)}),")
         lines = [f"{INDENT}def __init__(self{args}) -> None:", f"{INDENT * 2}super().__init__(OrderedDict(["]
         lines += [*items, f"{INDENT * 2}]))"]
-        lines += [f"{INDENT * 2}self.{s.name}.requires_grad_(False)" for s in plan.subs if s.frozen]
+        lines += [f"{INDENT * 2}self.{ident(s.name)}.requires_grad_(False)" for s in plan.subs if s.frozen]
         lines += [f"{INDENT * 2}{line}" for line in extra]
         return "\n".join(lines) + "\n"
 
@@ -142,23 +150,25 @@ class _Emitter:
     ) -> str:
         lines = [f"{INDENT}def __init__(self{args}) -> None:", f"{INDENT * 2}super().__init__()"]
         for m in models:
-            lines.append(f"{INDENT * 2}{m} = {m} if {m} is not None else {self.models[m]}()")
+            m = ident(m)
+            lines.append(f"{INDENT * 2}{m} = {m} if {m} is not None else {ident(self.models[m])}()")
         for s in plan.subs:
             if s.doc:
                 lines.append(f"{INDENT * 2}# {_comment(s.doc)}")
-            lines.append(f"{INDENT * 2}self.{s.name} = {self.expr(s, (s.name,), subst)}")
+            lines.append(f"{INDENT * 2}self.{ident(s.name)} = {self.expr(s, (s.name,), subst)}")
             if s.frozen:
-                lines.append(f"{INDENT * 2}self.{s.name}.requires_grad_(False)")
+                lines.append(f"{INDENT * 2}self.{ident(s.name)}.requires_grad_(False)")
         lines += [f"{INDENT * 2}{line}" for line in extra]
-        lines += ["", f"{INDENT}def forward(self, {', '.join(plan.inputs)}):"]
+        lines += ["", f"{INDENT}def forward(self, {', '.join(map(ident, plan.inputs))}):"]
         for step in plan.steps:
+            names = [ident(i) for i in step.inputs]
             if step.module is not None:
-                call = f"self.{step.module}({', '.join(step.inputs)})"
+                call = f"self.{ident(step.module)}({', '.join(names)})"
             else:
                 assert step.fn is not None
-                call = fn_source(step.fn, step.inputs)
-            lines.append(f"{INDENT * 2}{step.var} = {call}")
-        lines.append(f"{INDENT * 2}return {', '.join(plan.outputs)}")
+                call = fn_source(step.fn, names)
+            lines.append(f"{INDENT * 2}{ident(step.var)} = {call}")
+        lines.append(f"{INDENT * 2}return {', '.join(map(ident, plan.outputs))}")
         return "\n".join(lines) + "\n"
 
     def render(self, analyses: list[Analysis]) -> str:
@@ -186,7 +196,7 @@ class _Emitter:
         if "OrderedDict(" not in body:
             head.remove("from collections import OrderedDict")
         parts = ["\n".join(head), *copied, *self.classes]
-        names = ", ".join(repr(self.models[a.model]) for a in analyses)
+        names = ", ".join(repr(ident(self.models[a.model])) for a in analyses)
         parts.append(f"__all__ = [{names}]\n")
         return "\n\n".join(p.rstrip("\n") + "\n" for p in parts)
 
@@ -199,11 +209,11 @@ def _model_lines(a: Analysis, plan: Plan) -> list[str]:
         lines.append("with torch.no_grad():")
         for path, param, scheme in inits:
             name, settings = split(scheme)
-            kwargs = "".join(f", {k}={v!r}" for k, v in settings.items())
-            target = f'self.get_submodule("{path}").{param}'
-            lines.append(f"{INDENT}nn.init.{SCHEMES[name][0]}({target}{kwargs})")
+            kwargs = "".join(f", {ident(k)}={_literal(v)}" for k, v in settings.items())
+            target = f"self.get_submodule({path!r}).{ident(param)}"
+            lines.append(f"{INDENT}nn.init.{ident(SCHEMES[name][0])}({target}{kwargs})")
     for path, source in plan.ties:
-        lines.append(f'self.get_submodule("{path}").weight = self.get_submodule("{source}").weight')
+        lines.append(f"self.get_submodule({path!r}).weight = self.get_submodule({source!r}).weight")
     return lines
 
 
@@ -211,14 +221,14 @@ def _penalty_method(plan: Plan) -> str:
     """``regularization_loss()``: the spec's L1/L2 weight penalties (0 when there are none)."""
     lines = [
         "",
-        f"{INDENT}def regularization_loss(self) -> torch.Tensor:",
+        f"{INDENT}def {PENALTY_METHOD}(self) -> torch.Tensor:",
         f"{INDENT * 2}total = torch.zeros(())",
     ]
     for path, l1, l2 in plan.penalties:
         lines += [
-            f'{INDENT * 2}for name, w in self.get_submodule("{path}").named_parameters():',
+            f"{INDENT * 2}for name, w in self.get_submodule({path!r}).named_parameters():",
             f'{INDENT * 3}if "weight" in name:',
-            f"{INDENT * 4}total = total + {l1!r} * w.abs().sum() + {l2!r} * w.pow(2).sum()",
+            f"{INDENT * 4}total = total + {_literal(l1)} * w.abs().sum() + {_literal(l2)} * w.pow(2).sum()",
         ]
     lines.append(f"{INDENT * 2}return total")
     return "\n".join(lines) + "\n"
@@ -266,6 +276,27 @@ def _with_called_models(analyses: list[Analysis]) -> list[Analysis]:
     return list(out.values())
 
 
+def _copied_names(plans: list[Plan]) -> set[str]:
+    """Every top-level name of the modules whose classes the standalone file may copy, so that
+    no generated class takes one of them (a block named `reshape` next to a copied `Reshape`)."""
+    modules: set[str] = set()
+    todo = list(plans)
+    while todo:
+        plan = todo.pop()
+        for s in plan.subs:
+            if s.plan is not None:
+                todo.append(s.plan)
+            elif s.ctor is not None and s.ctor.source_module is not None:
+                modules.add(s.ctor.source_module)
+    return {name for module in modules for name in _module_defs(module)}
+
+
+@functools.lru_cache(maxsize=64)
+def _module_defs(name: str) -> frozenset[str]:
+    tree = ast.parse(inspect.getsource(importlib.import_module(name)))
+    return frozenset(target for node in tree.body for target in _defined(node))
+
+
 def _family_source(name: str, used: set[str]) -> str:
     """The classes ``used`` from a module of custom torch classes, with every top-level
     function, class or constant they refer to (the module's docstring and imports left out)."""
@@ -303,6 +334,7 @@ def _defined(node: ast.stmt) -> list[str]:
 
 
 def _literal(value: Any) -> str:
+    """A Python literal for a setting: only None, bools, ints, finite floats, strings, lists, tuples."""
     if isinstance(value, (list, tuple)):
         inner = ", ".join(_literal(v) for v in value)
         return (
@@ -310,14 +342,28 @@ def _literal(value: Any) -> str:
             if isinstance(value, tuple) and len(value) == 1
             else (f"({inner})" if isinstance(value, tuple) else f"[{inner}]")
         )
-    return repr(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"float({str(value)!r})"
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return repr(value)
+    raise ValueError(f"refusing to write a {type(value).__name__} into generated code")
+
+
+def _printable(text: str) -> str:
+    """Free text on one line: whitespace runs become one space, other control characters,
+    surrogates and non-printable characters their escapes."""
+    one_line = " ".join(text.split())
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+        for c in one_line
+    )
 
 
 def _comment(text: str) -> str:
     """Free text as a one-line comment."""
-    return " ".join(text.split())
+    return _printable(text)
 
 
 def _doc(text: str) -> str:
     """Free text as the inside of a one-line docstring: backslashes and quotes escaped."""
-    return " ".join(text.split()).replace("\\", "\\\\").replace('"', '\\"')
+    return _printable(text).replace("\\", "\\\\").replace('"', '\\"')

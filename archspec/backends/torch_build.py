@@ -18,9 +18,12 @@ from archspec import expr
 from archspec.backends import init as inits
 from archspec.backends.plan import Plan, Sub, layer_inits, plan_model
 from archspec.backends.torch_ops import call_fn, make_module
+from archspec.errors import ArchspecError
 from archspec.guard import check_budget
+from archspec.ir.names import ANALYSIS_ATTR, PENALTY_METHOD, ident
 from archspec.passes import Analysis, analyze
 from archspec.spec import Spec, load
+from archspec.spec.model import MAX_SEED
 
 DEFAULT_SIZE = 4
 
@@ -38,6 +41,10 @@ def build(
     """Build one model of a spec as a ``torch.nn.Module`` (the first model by default)."""
     s = _spec(spec)
     names = s.pick(model)
+    if seed is not None and (
+        not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED
+    ):
+        raise ArchspecError("bad-value", f"seed must be an integer in [0, 2^63), got {seed!r}")
     builder = _Builder(s, torch.device(device), dtype, memory_budget)
     if analysis is not None and analysis.model == names[0]:
         builder.analyses[names[0]] = analysis  # already analyzed (and budget-checked) by the caller
@@ -75,7 +82,7 @@ class _Builder:
         _add_regularization(module, plan.penalties)
         if self.dtype is not None:
             module = module.to(self.dtype)
-        module.archspec_analysis = a  # type: ignore[assignment]
+        setattr(module, ANALYSIS_ATTR, a)
         self.built[name] = module
         return module
 
@@ -102,18 +109,18 @@ class _Builder:
 
 def _graph_module(root: nn.Module, plan: Plan) -> fx.GraphModule:
     g = fx.Graph()
-    env: dict[str, Any] = {name: g.placeholder(name) for name in plan.inputs}
+    # every name written into the generated forward passes the identifier guard
+    env: dict[str, Any] = {name: g.placeholder(ident(name)) for name in plan.inputs}
     for step in plan.steps:
         args = [env[i] for i in step.inputs]
         if step.module is not None:
-            env[step.var] = g.call_module(step.module, tuple(args))
+            env[step.var] = g.call_module(ident(step.module), tuple(args))
         else:
             assert step.fn is not None
             env[step.var] = call_fn(step.fn, args, apply=g.call_function)
     outs = [env[o] for o in plan.outputs]
     g.output(outs[0] if len(outs) == 1 else tuple(outs))
-    gm = fx.GraphModule(root, g, class_name=plan.name)
-    return gm
+    return fx.GraphModule(root, g, class_name=ident(plan.name))
 
 
 def _add_regularization(module: nn.Module, penalties: list[tuple[str, float, float]]) -> None:
@@ -122,7 +129,7 @@ def _add_regularization(module: nn.Module, penalties: list[tuple[str, float, flo
     def regularization_loss(self: nn.Module) -> torch.Tensor:
         return penalty(self, penalties)
 
-    type(module).regularization_loss = regularization_loss  # type: ignore[attr-defined]
+    setattr(type(module), PENALTY_METHOD, regularization_loss)
 
 
 def penalty(module: nn.Module, penalties: list[tuple[str, float, float]]) -> torch.Tensor:

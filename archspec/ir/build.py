@@ -8,16 +8,15 @@ from typing import Any, NoReturn
 from archspec import expr
 from archspec.dims import TensorType
 from archspec.errors import ArchspecError, Loc, did_you_mean
+from archspec.ir.budget import MAX_NODES, MAX_REPEAT
 from archspec.ir.graph import Graph, Node
-from archspec.ir.names import name_problem
+from archspec.ir.names import dim_problem, name_problem
 from archspec.layers import registry
 from archspec.layers.base import LayerType
 from archspec.spec.loader import PathKey, Source
 from archspec.spec.model import ENTRY_KEYS, BlockSpec, EntryFields, InputSpec, ModelSpec
 from archspec.spec.validate import validate
 
-MAX_NODES = 2_000_000
-MAX_REPEAT = 100_000
 MAX_NESTING = 32
 ARG_TYPES: dict[str, type | tuple[type, ...]] = {"int": int, "float": (int, float), "bool": bool, "str": str}
 
@@ -95,20 +94,27 @@ class Expander:
 
     def _check_input(self, spec: InputSpec, path: PathKey) -> None:
         for i, d in enumerate(spec.shape):
-            bad = (isinstance(d, int) and d <= 0) or (isinstance(d, str) and not d.isidentifier())
-            if bad:
+            loc = self.src.value_loc((*path, i)) or self.src.value_loc((*path, "shape", i))
+            if isinstance(d, int) and d <= 0:
                 raise ArchspecError(
-                    "schema",
-                    f"input dimension {d!r} must be a positive integer or a symbolic name",
-                    loc=self.src.value_loc((*path, i)) or self.src.value_loc((*path, "shape", i)),
+                    "schema", f"input dimension {d!r} must be a positive integer or a symbolic name", loc=loc
                 )
+            problem = dim_problem(d) if isinstance(d, str) else None
+            if problem:
+                raise ArchspecError("bad-name", f"bad symbolic dimension {d!r}: {problem}", loc=loc)
+        if spec.high is not None and spec.high <= 0:
+            raise ArchspecError(
+                "bad-value",
+                f"`high` must be a positive integer (ids are drawn from [0, high)), got {spec.high}",
+                loc=self.src.value_loc((*path, "high")),
+            )
 
     def _block(
         self, name: str, args: dict[str, Any], prefix: str, stack: tuple[str, ...], loc: Loc | None
     ) -> Graph:
         b = self.blocks[name]
         graph = Graph(name, "block", prefix, loc=loc, doc=b.doc, args=args)
-        for inp in b.inputs:
+        for inp in b.inputs:  # names checked by spec.load
             graph.nodes[inp] = Node(inp, _join(prefix, inp), "input", "input", loc=loc)
             graph.inputs.append(inp)
         scope = {**self.spec.vars, **args}
@@ -261,12 +267,16 @@ class Expander:
             e.name = f"{base}{n}"
             taken[e.name] = e.loc
 
+    def _tick(self, loc: Loc | None) -> None:
+        """Count one more node (of every model this expander builds) against the budget."""
+        self.count += 1
+        if self.count > MAX_NODES:
+            raise ArchspecError("limit", f"the spec expands to more than {MAX_NODES:,} nodes", loc=loc)
+
     def _node(
         self, graph: Graph, e: _Entry, prev: str | None, scope: dict[str, Any], stack: tuple[str, ...]
     ) -> Node:
-        self.count += 1
-        if self.count > MAX_NODES:
-            raise ArchspecError("limit", f"the model expands to more than {MAX_NODES} nodes", loc=e.loc)
+        self._tick(e.loc)
         kind = self._kind(e.key)
         if kind is None:
             raise ArchspecError(
@@ -348,6 +358,7 @@ class Expander:
         sub.inputs = ["input"]
         prev = "input"
         for i in range(n):
+            self._tick(e.loc)
             ivalue = self._sub(value, {**scope, "index": i}, (*e.path, e.key))
             child = Node(str(i), _join(node.path, str(i)), "layer", e.key, inputs=[prev], loc=e.loc)
             child.trainable, child.init, child.regularizer = node.trainable, node.init, node.regularizer
@@ -378,23 +389,32 @@ class Expander:
         path = (*e.path, e.key) if isinstance(value, dict) else e.path
         return validate(layer.Params, data, self.src, path, node=node, what=f"'{e.key}'")
 
-    def _args(self, e: _Entry, value: Any, node: str) -> dict[str, Any]:
-        decl = self.blocks[e.key].args
+    def _given_args(self, block: str, value: Any, loc: Loc | None, node: str | None) -> dict[str, Any]:
+        """The arguments written at a block instance (a mapping, or the shorthand value)."""
+        decl = self.blocks[block].args
         required = [k for k, v in decl.items() if isinstance(v, str) and v in ARG_TYPES]
         if value is None:
-            given: dict[str, Any] = {}
-        elif isinstance(value, dict):
-            given = value
-        elif len(required) == 1 or len(decl) == 1:
-            given = {(required or list(decl))[0]: value}
-        else:
-            raise ArchspecError(
-                "schema",
-                f"block '{e.key}' takes named arguments",
-                loc=e.loc,
-                node=node,
-                hint="write `" + e.key + ": {" + ", ".join(f"{k}: ..." for k in decl) + "}`",
-            )
+            return {}
+        if isinstance(value, dict):
+            return value
+        if len(required) == 1 or len(decl) == 1:
+            return {(required or list(decl))[0]: value}
+        raise ArchspecError(
+            "schema",
+            f"block '{block}' takes named arguments",
+            loc=loc,
+            node=node,
+            hint="write `" + block + ": {" + ", ".join(f"{k}: ..." for k in decl) + "}`",
+        )
+
+    def _args_for_count(self, block: str, value: Any) -> dict[str, Any]:
+        """The arguments with defaults filled in, unchecked (for the static node budget)."""
+        given = self._given_args(block, value, None, None)
+        return {k: given.get(k, d) for k, d in self.blocks[block].args.items()}
+
+    def _args(self, e: _Entry, value: Any, node: str) -> dict[str, Any]:
+        decl = self.blocks[e.key].args
+        given = self._given_args(e.key, value, e.loc, node)
         out: dict[str, Any] = {}
         for k, v in given.items():
             if k not in decl:

@@ -21,7 +21,7 @@ Shape = tuple[int, ...]
 class LayerParams(BaseModel):
     """Base of every layer's parameter model."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class NoParams(LayerParams):

@@ -6,6 +6,7 @@ import gc
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from archspec.dims import TensorType
 from archspec.errors import ArchspecError, did_you_mean
@@ -77,11 +78,13 @@ class Analysis:
         return node.out
 
 
-def analyze(spec: Spec | str, model: str | None = None, sizes: Mapping[str, int] | None = None) -> Analysis:
+def analyze(
+    spec: Spec | str | Path, model: str | None = None, sizes: Mapping[str, int] | None = None
+) -> Analysis:
     """Shapes and counts of one model (the first, when the spec has several and none is named)."""
     from archspec.spec import load
 
-    s = load(spec) if isinstance(spec, str) else spec
+    s = spec if isinstance(spec, Spec) else load(spec)
     name = s.pick(model)[0]
     a = _analyze(s, name, dict(sizes or {}))
     _check_size_names([name], [a.symbols], dict(sizes or {}))

@@ -7,12 +7,14 @@ from pathlib import Path
 from typing import Any
 
 from archspec import expr
-from archspec.errors import ArchspecError, did_you_mean
-from archspec.spec.loader import PathKey, Source, load_path, load_text
+from archspec.errors import ArchspecError, Loc, did_you_mean
+from archspec.ir.names import MAX_NAME, name_problem
+from archspec.spec.loader import PathKey, Source, load_path
+from archspec.spec.loader import load_text as parse_text
 from archspec.spec.model import BlockSpec, ModelSpec, SpecFile
 from archspec.spec.validate import validate
 
-__all__ = ["Spec", "load"]
+__all__ = ["Spec", "load", "load_text"]
 
 DEFAULT_MODEL = "model"
 
@@ -53,25 +55,42 @@ class Spec:
         return [model]
 
 
-def load(path_or_text: str | Path) -> Spec:
-    """Load and validate a spec from a path, or from YAML/JSON text.
+def load(path: str | Path) -> Spec:
+    """Load and validate the spec file at ``path`` (a ``str`` or ``Path`` always names a file;
+    spec text goes through ``load_text``).
 
     Every model is expanded, so layer types, settings, references, names and expressions are
     checked here; shapes and counts are ``archspec.analyze``'s work.
     """
-    if isinstance(path_or_text, Path) or (
-        "\n" not in path_or_text and not path_or_text.lstrip().startswith("{")
-    ):
-        src = load_path(path_or_text)
-    else:
-        src = load_text(path_or_text)
-    spec = from_source(src)
+    if not isinstance(path, (str, Path)):
+        raise ArchspecError("file-not-found", f"a spec path is a str or Path, not {type(path).__name__}")
+    if isinstance(path, str) and ("\n" in path or path.lstrip().startswith("{")):
+        raise ArchspecError(
+            "file-not-found",
+            "archspec.load takes a file path; this looks like spec text",
+            hint="use archspec.load_text(text) for spec text",
+        )
+    return _expand(from_source(load_path(path)))
+
+
+def load_text(text: str, *, name: str = "<string>", fmt: str | None = None) -> Spec:
+    """Load and validate spec text (YAML, or JSON when ``fmt="json"`` or the text starts with
+    ``{``). ``name`` is the file name errors report. The text is never read as a path."""
+    if not isinstance(text, str):
+        raise ArchspecError("syntax", f"spec text is a str, not {type(text).__name__}")
+    return _expand(from_source(parse_text(text, name, fmt)))
+
+
+def _expand(spec: Spec) -> Spec:
+    from archspec.ir.budget import NodeBudget
     from archspec.ir.build import Expander
     from archspec.passes import paused_gc
 
+    expander = Expander(spec)  # one for every model: the node budget is the whole spec's
+    NodeBudget(expander).check(list(spec.models))  # before anything is built
     with paused_gc():
         for name in spec.models:
-            spec.expanded[name] = Expander(spec).model(name)  # handed to the first analyze()
+            spec.expanded[name] = expander.model(name)  # handed to the first analyze()
     return spec
 
 
@@ -81,7 +100,7 @@ def from_source(src: Source) -> Spec:
         raise ArchspecError(
             "schema",
             "a spec must be a mapping with `inputs` and `layers` (or `models`)",
-            loc=src.loc(()) or None,
+            loc=src.loc(()) or Loc(src.file, 1, 1),
         )
     f: SpecFile = validate(SpecFile, data, src, (), what="the spec")
     single = f.models is None
@@ -91,7 +110,7 @@ def from_source(src: Source) -> Spec:
             raise ArchspecError(
                 "schema",
                 f"missing required field '{missing}'",
-                loc=src.loc(()),
+                loc=src.loc(()) or Loc(src.file, 1, 1),
                 hint="a spec has `inputs:` and `layers:`, or several models under `models:`",
             )
         model = ModelSpec(inputs=f.inputs, layers=f.layers, outputs=f.outputs, seed=f.seed, doc=f.doc)
@@ -112,12 +131,13 @@ def from_source(src: Source) -> Spec:
 
 
 def _ident(name: str) -> str:
-    clean = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
-    return clean if clean and not clean[0].isdigit() else "model_" + clean
+    """The model name a spec's `name:` gives: ASCII letters, digits and '_', starting with a letter."""
+    clean = "".join(c if c.isascii() and (c.isalnum() or c == "_") else "_" for c in name)[: MAX_NAME - 6]
+    clean = clean if clean[:1].isalpha() else "model_" + clean
+    return clean if name_problem(clean) is None else "model_" + clean
 
 
 def _check_names(src: Source, f: SpecFile, models: dict[str, ModelSpec]) -> None:
-    from archspec.ir.names import name_problem
     from archspec.layers import registry
 
     layers = registry()
@@ -135,11 +155,28 @@ def _check_names(src: Source, f: SpecFile, models: dict[str, ModelSpec]) -> None
                     loc=src.loc((section, name)),
                     hint="rename it",
                 )
-    for name in f.blocks:
+    for name, block in f.blocks.items():
         if name in models:
             raise ArchspecError(
                 "duplicate-name", f"'{name}' names both a block and a model", loc=src.loc(("blocks", name))
             )
+        _check_block_inputs(src, name, block)
+
+
+def _check_block_inputs(src: Source, name: str, block: BlockSpec) -> None:
+    seen: set[str] = set()
+    for i, inp in enumerate(block.inputs):
+        loc = src.value_loc(("blocks", name, "inputs", i))
+        problem = name_problem(inp, is_input=True)
+        if problem:
+            raise ArchspecError("bad-name", f"bad input name {inp!r} of block '{name}': {problem}", loc=loc)
+        if inp in seen:
+            raise ArchspecError("duplicate-name", f"block '{name}' lists the input '{inp}' twice", loc=loc)
+        seen.add(inp)
+    if not block.inputs:
+        raise ArchspecError(
+            "schema", f"block '{name}' has no inputs", loc=src.loc(("blocks", name, "inputs"))
+        )
 
 
 def _eval_vars(f: SpecFile, src: Source) -> dict[str, Any]:

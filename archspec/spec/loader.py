@@ -63,21 +63,21 @@ class Source:
         return self.values.get(tuple(path)) or self.loc(path)
 
 
-class _StrictLoader(Reader, Scanner, Parser, Composer, BaseResolver):
+class _StrictComposer(Composer, BaseResolver):
     """PyYAML's composer with no implicit types, no aliases and no explicit tags."""
 
-    def __init__(self, text: str, file: str) -> None:
-        Reader.__init__(self, text)
-        Scanner.__init__(self)
-        Parser.__init__(self)
+    def __init__(self, file: str) -> None:
         Composer.__init__(self)
         BaseResolver.__init__(self)
         self.file = file
         self.count = 0
         self.depth = 0
 
+    def single_node(self) -> Node | None:
+        return Composer.get_single_node(self)  # type: ignore[no-any-return]
+
     def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[attr-defined]  # from the parser class
         loc = Loc(self.file, event.start_mark.line + 1, event.start_mark.column + 1)
         if isinstance(event, AliasEvent) or getattr(event, "anchor", None):
             raise ArchspecError(
@@ -111,6 +111,29 @@ class _StrictLoader(Reader, Scanner, Parser, Composer, BaseResolver):
             self.depth -= 1
 
 
+class _PyLoader(Reader, Scanner, Parser, _StrictComposer):  # type: ignore[misc]
+    """Pure-Python scanning and parsing (where PyYAML was built without libyaml)."""
+
+    def __init__(self, text: str, file: str) -> None:
+        Reader.__init__(self, text)
+        Scanner.__init__(self)
+        Parser.__init__(self)
+        _StrictComposer.__init__(self, file)
+
+
+try:  # libyaml scans and parses 10-15x faster; the composing (and every check) stays ours
+    from yaml._yaml import CParser
+
+    class _CLoader(CParser, _StrictComposer):  # type: ignore[misc]
+        def __init__(self, text: str, file: str) -> None:
+            CParser.__init__(self, text)
+            _StrictComposer.__init__(self, file)
+
+    _Loader: type[_StrictComposer] = _CLoader
+except ImportError:  # pragma: no cover - PyYAML without libyaml
+    _Loader = _PyLoader
+
+
 def load_text(text: str, file: str = "<string>", fmt: str | None = None) -> Source:
     """Parse spec text (YAML or JSON; JSON if ``fmt == 'json'`` or the text starts with '{')."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_BYTES:
@@ -121,37 +144,53 @@ def load_text(text: str, file: str = "<string>", fmt: str | None = None) -> Sour
         )
     if fmt == "json" or (fmt is None and text.lstrip().startswith("{")):
         _check_json(text, file)
-    loader = _StrictLoader(text, file)
+    loader: _StrictComposer | None = None
     try:
-        node = loader.get_single_node()
+        loader = _Loader(text, file)  # type: ignore[call-arg]  # the reader checks for control characters
+        node = loader.single_node()
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        col = e.position - (text.rfind("\n", 0, e.position) + 1) + 1
+        raise ArchspecError(
+            "syntax",
+            f"invalid YAML: control character {chr(e.character)!r} is not allowed",
+            loc=Loc(file, line, col),
+            hint="remove it, or write it as an escape inside a double-quoted string",
+        ) from None
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
         problem = str(e.problem or e.context)
-        hint = "indent with spaces: YAML does not allow tabs" if "'\\t'" in problem else None
+        tab = "'\\t'" in problem or (mark is not None and text[mark.index : mark.index + 1] == "\t")
+        hint = "indent with spaces: YAML does not allow tabs" if tab else None
         raise ArchspecError("syntax", f"invalid YAML: {problem}", loc=loc, hint=hint) from None
     except yaml.YAMLError as e:
         raise ArchspecError("syntax", f"invalid YAML: {e}", loc=Loc(file, 1, 1)) from None
     finally:
-        loader.dispose()
+        if loader is not None and hasattr(loader, "dispose"):
+            loader.dispose()
     src = Source(data=None, file=file)
     src.data = {} if node is None else _convert(node, (), src)
     return src
 
 
 def load_path(path: str | Path) -> Source:
+    """Read and parse a spec file. At most ``MAX_BYTES`` (+1) bytes are ever read, whatever the
+    file is (a regular file, a device such as /dev/zero, a pipe)."""
     p = Path(path)
     try:
-        size = p.stat().st_size
-        if size > MAX_BYTES:
-            raise ArchspecError(
-                "file-too-large",
-                f"the spec is {size} bytes, more than {MAX_BYTES // (1024 * 1024)} MiB",
-                loc=Loc(str(p), 1, 1),
-            )
-        raw = p.read_bytes()
+        with open(p, "rb") as f:
+            raw = f.read(MAX_BYTES + 1)
     except OSError as e:
-        raise ArchspecError("file-not-found", f"cannot read '{p}': {e.strerror}") from None
+        raise ArchspecError("file-not-found", f"cannot read {str(p)!r}: {e.strerror or e}") from None
+    except ValueError as e:  # a NUL byte in the path
+        raise ArchspecError("file-not-found", f"cannot read {str(p)!r}: {e}") from None
+    if len(raw) > MAX_BYTES:
+        raise ArchspecError(
+            "file-too-large",
+            f"the spec is more than {MAX_BYTES // (1024 * 1024)} MiB",
+            loc=Loc(str(p), 1, 1),
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -176,8 +215,8 @@ def _convert(node: Node, path: PathKey, src: Source) -> Any:
         loc = _loc(key_node, src.file)
         if not isinstance(key_node, ScalarNode):
             raise ArchspecError("schema", "mapping keys must be plain strings", loc=loc)
-        key = key_node.value
-        if key == "<<" and key_node.style is None:
+        key = _text(key_node.value, key_node, src.file)
+        if key == "<<" and not key_node.style:
             raise ArchspecError(
                 "yaml-alias",
                 "YAML merge keys (<<) are not allowed in a spec",
@@ -198,8 +237,8 @@ def _convert(node: Node, path: PathKey, src: Source) -> Any:
 
 
 def _scalar(node: ScalarNode, file: str) -> Any:
-    text: str = node.value
-    if node.style is not None:  # quoted or block scalar: always a string
+    text: str = _text(node.value, node, file)
+    if node.style:  # quoted or block scalar: always a string
         return text
     if text in _NULL:
         return None
@@ -227,6 +266,19 @@ def _scalar(node: ScalarNode, file: str) -> Any:
         return value
     if _NON_FINITE.fullmatch(text):
         raise ArchspecError("bad-number", f"'{text}' is not a finite number", loc=loc)
+    return text
+
+
+def _text(text: str, node: Node, file: str) -> str:
+    """A string from the file: no lone surrogates (they cannot be written as UTF-8) and no
+    NUL characters (from escapes such as "\\u0000")."""
+    if "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text):
+        raise ArchspecError(
+            "syntax",
+            "a string holds a NUL character or a lone surrogate (an escape such as \\ud800)",
+            loc=_loc(node, file),
+            hint="spec text must be valid Unicode without NUL characters",
+        )
     return text
 
 

@@ -7,7 +7,7 @@ JSON Schema, entries included, from these models and the registry.
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
@@ -18,8 +18,12 @@ DType = Literal[DTYPES]  # type: ignore[valid-type]
 Scalar = Union[StrictBool, StrictInt, float, str]
 
 
+MAX_SEED = 2**63 - 1
+Seed = Annotated[StrictInt, Field(ge=0, le=MAX_SEED, description="a seed in [0, 2^63)")]
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class InputSpec(_Strict):
@@ -101,7 +105,7 @@ class ModelSpec(_Strict):
     inputs: dict[str, InputSpec | list[DimSpec]]
     layers: list[Any]
     outputs: str | list[str] | None = None
-    seed: StrictInt | None = None
+    seed: Seed | None = None
 
 
 class SpecFile(_Strict):
@@ -109,7 +113,7 @@ class SpecFile(_Strict):
 
     name: str | None = None
     doc: str | None = None
-    seed: StrictInt | None = None
+    seed: Seed | None = None
     vars: dict[str, Scalar] = Field(default_factory=dict)
     blocks: dict[str, BlockSpec] = Field(default_factory=dict)
     models: dict[str, ModelSpec] | None = None
