@@ -1,0 +1,39 @@
+"""Every shipped spec's text artifacts (summary, JSON, standalone source, DOT, Mermaid) against
+golden copies: a refactor must not change what users get. Regenerate on purpose with
+`pytest tests/test_outputs_golden.py --update-golden` and review the diff."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, SPECS
+
+from archspec.cli import main
+
+GOLDEN = ROOT / "tests" / "golden" / "outputs"
+KINDS = ("summary.txt", "summary.json", "py", "dot", "mmd")
+
+
+@pytest.fixture(autouse=True)
+def _at_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)  # the artifacts name the spec by its path as given
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[p.stem for p in SPECS])
+def test_text_artifacts_are_unchanged(spec: Path, tmp_path: Path, update_golden: bool) -> None:
+    out = tmp_path / "out"
+    argv = ["compile", str(spec.relative_to(ROOT)), "-o", str(out), "--quiet"]
+    argv += ["--emit", "txt,json,py,dot,mmd"]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+        assert main(argv) == 0, err.getvalue()
+    for kind in KINDS:
+        (got,) = out.glob(f"*.{kind}")
+        golden = GOLDEN / f"{spec.stem}.{kind}"
+        if update_golden:
+            golden.parent.mkdir(parents=True, exist_ok=True)
+            golden.write_text(got.read_text())
+        assert golden.exists(), f"no golden {golden.name}: run pytest --update-golden and review it"
+        assert got.read_text() == golden.read_text(), f"{spec.name}: {kind} changed"
