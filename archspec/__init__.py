@@ -29,14 +29,14 @@ __version__ = "0.1.0"
 
 _WHERE = {
     "Analysis": "archspec.passes",
-    "analyze": "archspec.passes",
+    "analyze": "archspec.pipeline",
     "ArchspecError": "archspec.errors",
     "LayerParams": "archspec.layers",
     "LayerType": "archspec.layers",
     "register_layer": "archspec.layers",
     "Spec": "archspec.spec",
-    "load": "archspec.spec",
-    "load_text": "archspec.spec",
+    "load": "archspec.pipeline",
+    "load_text": "archspec.pipeline",
     "build": "archspec.building",
     "example_inputs": "archspec.backends.torch_build",
     "export_onnx": "archspec.backends.onnx_export",
@@ -48,8 +48,9 @@ if TYPE_CHECKING:
     from archspec.building import build
     from archspec.errors import ArchspecError
     from archspec.layers import LayerParams, LayerType, register_layer
-    from archspec.passes import Analysis, analyze
-    from archspec.spec import Spec, load, load_text
+    from archspec.passes import Analysis
+    from archspec.pipeline import analyze, load, load_text
+    from archspec.spec import Spec
 
 
 def __getattr__(name: str) -> Any:

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archspec.guard import check_budget
-from archspec.passes import analyze
-from archspec.spec import Spec, load
+from archspec.pipeline import analyze, load
+from archspec.spec import Spec
 
 if TYPE_CHECKING:
     from torch import nn

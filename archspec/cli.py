@@ -150,8 +150,7 @@ def _depth(args: argparse.Namespace) -> None:
 
 
 def _analyses(args: argparse.Namespace) -> list:  # type: ignore[type-arg]
-    from archspec.passes import analyze_all
-    from archspec.spec import load
+    from archspec.pipeline import analyze_all, load
 
     _depth(args)
     spec = load(Path(args.spec))

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from archspec.errors import ArchspecError
 from archspec.io import Transaction
-from archspec.passes import Analysis, analyze_all
-from archspec.spec import load
+from archspec.passes import Analysis
+from archspec.pipeline import analyze_all, load
 
 DIAGRAMS = ("svg", "png", "pdf", "dot", "mmd")
 ALL = ("txt", "json", "py", "onnx", *DIAGRAMS)

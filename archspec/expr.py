@@ -53,21 +53,67 @@ _OP_TEXT = {
 
 
 class ExprError(ValueError):
-    """An expression is malformed or fails; the caller adds the location."""
+    """An expression is malformed or fails; the caller adds the location.
+
+    ``where`` is the path of the failing string inside a substituted value (see ``substitute``).
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.where: tuple[str | int, ...] = ()
 
 
-def evaluate(text: str, names: Mapping[str, Any]) -> Any:
-    """Evaluate ``text`` with the variables in ``names``."""
+Shapes = Callable[[str], "tuple[Any, ...] | None"]
+
+
+def evaluate(text: str, names: Mapping[str, Any], shapes: Shapes | None = None) -> Any:
+    """Evaluate ``text`` with the variables in ``names``.
+
+    ``shapes(name)`` gives the inferred shape of a node or input of the current graph, for
+    ``name.shape[i]`` (None when there is no such node); without it, ``.shape`` is not allowed.
+    """
     if not isinstance(text, str):
         raise ExprError(f"an expression is text, not {type(text).__name__}")
     if len(text) > MAX_LEN:
         raise ExprError(f"expression longer than {MAX_LEN} characters")
     try:
-        return _eval(_parse(text.strip()), names)
+        return _Evaluator(names, shapes).eval(_parse(text.strip()))
     except ExprError:
         raise
     except (ArithmeticError, TypeError, ValueError, RecursionError, MemoryError) as e:
         raise ExprError(f"cannot evaluate {text.strip()!r}: {e}") from None
+
+
+def substitute(value: Any, names: Mapping[str, Any], shapes: Shapes | None = None) -> Any:
+    """``value`` with every ``$expression`` string (in lists and mappings too) evaluated.
+
+    ``$$text`` is the literal ``$text``; ``${...}`` is the same as ``$...``. A failure is an
+    ``ExprError`` whose ``where`` is the path of the failing string inside ``value``.
+    """
+    if isinstance(value, str) and value.startswith("$"):
+        if value.startswith("$$"):
+            return value[1:]
+        text = value[1:]
+        if text.startswith("{") and text.endswith("}"):
+            text = text[1:-1]
+        return evaluate(text, names, shapes)
+    if isinstance(value, list):
+        return [_at(i, v, names, shapes) for i, v in enumerate(value)]
+    if isinstance(value, dict):
+        return {k: _at(k, v, names, shapes) for k, v in value.items()}
+    return value
+
+
+def _at(key: str | int, value: Any, names: Mapping[str, Any], shapes: Shapes | None) -> Any:
+    try:
+        return substitute(value, names, shapes)
+    except ExprError as e:
+        e.where = (key, *e.where)
+        raise
+
+
+def is_expression(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("$") and not value.startswith("$$")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -105,7 +151,40 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _eval(node: ast.AST, names: Mapping[str, Any]) -> Any:
+class _Evaluator:
+    def __init__(self, names: Mapping[str, Any], shapes: Shapes | None) -> None:
+        self.names, self.shapes = names, shapes
+
+    def eval(self, node: ast.AST) -> Any:
+        return _eval(node, self)
+
+
+def _shape_dim(node: ast.Subscript, ev: _Evaluator) -> Any:
+    """``name.shape[i]``: one dim of a node's (or input's) inferred shape."""
+    target = node.value
+    assert isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name)
+    name = target.value.id
+    shape = ev.shapes(name) if ev.shapes is not None else None
+    if shape is None:
+        where = "here" if ev.shapes is None else f"'{name}' is not a node or input defined before this one"
+        raise ExprError(f"'{name}.shape' cannot be read {where}" if ev.shapes is None else where)
+    index = _eval(node.slice, ev)
+    if not isinstance(index, int) or isinstance(index, bool) or not -len(shape) <= index < len(shape):
+        raise ExprError(f"{name}.shape has {len(shape)} dims; index {index!r} is out of range")
+    return shape[index]
+
+
+def _is_shape_read(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "shape"
+        and isinstance(node.value.value, ast.Name)
+    )
+
+
+def _eval(node: ast.AST, ev: _Evaluator) -> Any:
+    names = ev.names
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool)):
         return _check(node.value)
     if isinstance(node, ast.Name):
@@ -115,7 +194,7 @@ def _eval(node: ast.AST, names: Mapping[str, Any]) -> Any:
             raise ExprError(f"unknown name '{node.id}'")
         return _check(names[node.id])
     if isinstance(node, ast.BinOp) and type(node.op) in _BINOPS:
-        left, right = _eval(node.left, names), _eval(node.right, names)
+        left, right = _eval(node.left, ev), _eval(node.right, ev)
         if isinstance(node.op, ast.Add) and isinstance(left, str) and isinstance(right, str):
             if len(left) + len(right) > MAX_STR:
                 raise ExprError(f"a string value is longer than {MAX_STR} characters")
@@ -129,7 +208,7 @@ def _eval(node: ast.AST, names: Mapping[str, Any]) -> Any:
         except (ArithmeticError, TypeError, ValueError) as e:
             raise ExprError(str(e)) from None
     if isinstance(node, ast.UnaryOp):
-        value = _eval(node.operand, names)
+        value = _eval(node.operand, ev)
         if isinstance(node.op, ast.Not):
             return not value
         if isinstance(node.op, ast.USub):
@@ -137,27 +216,29 @@ def _eval(node: ast.AST, names: Mapping[str, Any]) -> Any:
         if isinstance(node.op, ast.UAdd):
             return +_number(value, "'+'")
     if isinstance(node, ast.BoolOp):
-        values = [_eval(v, names) for v in node.values]
+        values = [_eval(v, ev) for v in node.values]
         return all(values) if isinstance(node.op, ast.And) else any(values)
     if isinstance(node, ast.Compare) and all(type(op) in _CMPOPS for op in node.ops):
-        left = _eval(node.left, names)
+        left = _eval(node.left, ev)
         for op, comp in zip(node.ops, node.comparators, strict=True):
-            right = _eval(comp, names)
+            right = _eval(comp, ev)
             if not isinstance(op, (ast.Eq, ast.NotEq)):
                 _number(left, "a comparison"), _number(right, "a comparison")
             if not _CMPOPS[type(op)](left, right):
                 return False
             left = right
         return True
+    if _is_shape_read(node):
+        return _shape_dim(node, ev)  # type: ignore[arg-type]
     if isinstance(node, ast.IfExp):
-        return _eval(node.body if _eval(node.test, names) else node.orelse, names)
+        return _eval(node.body if _eval(node.test, ev) else node.orelse, ev)
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
         and node.func.id in _FUNCS
         and not node.keywords
     ):
-        args = [_number(_eval(a, names), f"{node.func.id}()") for a in node.args]
+        args = [_number(_eval(a, ev), f"{node.func.id}()") for a in node.args]
         try:
             return _check(_FUNCS[node.func.id](*args))
         except (ArithmeticError, TypeError, ValueError) as e:

@@ -19,8 +19,8 @@ from archspec.backends.diagram.render import render
 from archspec.backends.diagram.view import MAX_DRAWN, count_drawn
 from archspec.errors import ArchspecError
 from archspec.io import write_text
-from archspec.passes import Analysis, analyze_all
-from archspec.spec import load
+from archspec.passes import Analysis
+from archspec.pipeline import analyze_all, load
 
 __all__ = ["EXPAND_MAX", "SEED_ARCHITECTURES", "header_comment", "write_architectures", "write_gallery"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from archspec.dims import TensorType, fmt_shape
-from archspec.ir.graph import Graph, Node
+from archspec.ir.graph import Graph, GraphNode, Node
 from archspec.passes import Analysis
 
 RULE = "=" * 86
@@ -14,7 +14,9 @@ THIN = "-" * 86
 
 def summary_text(a: Analysis, depth: int | None = None) -> str:
     """A torchinfo-style table: one row per node, blocks indented, then the totals."""
-    rows = [(_name(d, n), fmt_shape(_out(n).shape), _count(n)) for d, n in a.graph.walk() if _shown(d, depth)]
+    rows = [
+        (_name(d, n), fmt_shape(a.out(n).shape), _count(n)) for d, n in a.graph.walk() if _shown(d, depth)
+    ]
     width = max([len(r[0]) for r in rows] + [30])
     shape_w = max([len(r[1]) for r in rows] + [20])
     rule = "=" * max(len(RULE), width + shape_w + 20)
@@ -48,8 +50,9 @@ def _shown(depth_of_node: int, depth: int | None) -> bool:
 
 
 def _name(depth: int, n: Node) -> str:
+    count = n.args.get("count", 0) if isinstance(n, GraphNode) else 0
     kind = {
-        "repeat": f"{n.type} ×{n.args.get('count', 0)}",
+        "repeat": f"{n.type} ×{count}",
         "block": f"block {n.type}",
         "model": f"model {n.type}",
     }
@@ -63,11 +66,6 @@ def _count(n: Node) -> str:
     if n.kind != "layer":
         return f"{p:,}" if p else "--"
     return f"{p:,}"
-
-
-def _out(n: Node) -> TensorType:
-    assert n.out is not None
-    return n.out
 
 
 def _macs(a: Analysis) -> str:
@@ -96,7 +94,7 @@ def _model_json(a: Analysis) -> dict[str, Any]:
         "buffers": a.buffers,
         "macs": a.macs,
         "sizes": a.sizes,
-        "nodes": _nodes_json(a.graph, {}, 0),
+        "nodes": _nodes_json(a, a.graph, {}, 0),
     }
 
 
@@ -104,7 +102,7 @@ def _type_json(t: TensorType) -> dict[str, Any]:
     return {"shape": list(t.shape), "dtype": t.dtype}
 
 
-def _nodes_json(graph: Graph, outer: dict[str, str], depth: int) -> list[dict[str, Any]]:
+def _nodes_json(a: Analysis, graph: Graph, outer: dict[str, str], depth: int) -> list[dict[str, Any]]:
     """Nodes depth-first; ``inputs`` are resolved to the producing node's path."""
     out: list[dict[str, Any]] = []
     resolve = dict(outer)
@@ -113,11 +111,11 @@ def _nodes_json(graph: Graph, outer: dict[str, str], depth: int) -> list[dict[st
             resolve.setdefault(node.name, outer.get(node.name, node.path))
     for node in graph.body():
         ins = [resolve.get(i, i) for i in node.inputs]
-        out.append(_node_json(node, ins, depth))
+        out.append(_node_json(a, node, ins, depth))
         resolve[node.name] = _producer(node, ins)
         if node.sub is not None:
             inner = dict(zip(node.sub.inputs, ins, strict=True))
-            out.extend(_nodes_json(node.sub, inner, depth + 1))
+            out.extend(_nodes_json(a, node.sub, inner, depth + 1))
     return out
 
 
@@ -126,27 +124,27 @@ def _producer(node: Node, ins: list[str]) -> str:
     if node.sub is None:
         return node.path
     inner = dict(zip(node.sub.inputs, ins, strict=True))
-    out = node.sub.nodes[node.sub.outputs[0]]
+    out = node.sub.source(node.sub.outputs[0])
     if out.kind == "input":  # `repeat: 0` passes its input through
         return inner.get(out.name, node.path)
     return _producer(out, [inner.get(i, i) for i in out.inputs])
 
 
-def _node_json(node: Node, ins: list[str], depth: int) -> dict[str, Any]:
-    assert node.out is not None
+def _node_json(a: Analysis, node: Node, ins: list[str], depth: int) -> dict[str, Any]:
+    out = a.out(node)
     return {
         "name": node.path,
         "type": node.type,
         "kind": node.kind,
         "depth": depth,
         "inputs": ins,
-        "output_shape": list(node.out.shape),
-        "dtype": node.out.dtype,
+        "output_shape": list(out.shape),
+        "dtype": out.dtype,
         "params": node.counts.params,
         "trainable": node.trainable,
         "trainable_params": node.counts.trainable,
         "buffers": node.counts.buffers,
-        "macs": node.counts.macs,
+        "macs": a.macs_of(node),
         "label": node.label,
         "doc": node.doc,
         "line": node.loc.line if node.loc else None,

@@ -27,7 +27,8 @@ from archspec.backends.diagram import build, render, to_dot, to_mermaid
 from archspec.dims import TensorType
 from archspec.errors import ArchspecError
 from archspec.gallery import header_comment, write_gallery
-from archspec.ir.graph import Counts, Graph, Node
+from archspec.ir.graph import Counts, Graph, GraphNode, InputNode, LayerNode, Node
+from archspec.layers.base import LayerType
 from archspec.passes import Analysis, analyze_all
 
 render_mod = importlib.import_module("archspec.backends.diagram.render")  # the module, not the function
@@ -408,16 +409,30 @@ HOSTILE = 'q"uote \'s <b>x</b> &amp; back\\slash \\" end\n}{ ]; #quot; `md` -->|
 def hostile_analysis() -> Analysis:
     h = HOSTILE
     t = TensorType((h, 3))
+
+    class Hostile(LayerType):
+        name = h
+
+        @classmethod
+        def label(cls, p: object) -> str:
+            return h
+
     g = Graph(h, "model", "")
-    g.nodes[h] = Node(h, h, "input", "input", out=t)
+    g.nodes[h] = InputNode(h, h, outs={"out": t})
     g.inputs = [h]
     sub = Graph(h, "block", h + "b", doc=h, args={h: h})
-    sub.nodes["input"] = Node("input", h + "b.input", "input", "input", out=t)
+    sub.nodes["input"] = InputNode("input", h + "b.input", outs={"out": t})
     sub.inputs = ["input"]
-    sub.nodes[h + "1"] = Node(h + "1", f"{h}b.{h}1", "layer", h, inputs=["input"], out=t, counts=Counts(5))
+    sub.nodes[h + "1"] = LayerNode(
+        h + "1", f"{h}b.{h}1", inputs=["input"], outs={"out": t}, counts=Counts(5), layer_type=Hostile
+    )
     sub.outputs = [h + "1"]
-    g.nodes[h + "b"] = Node(h + "b", h + "b", "block", h, [h], sub=sub, args={h: h}, out=t, counts=Counts(5))
-    g.nodes[h + "c"] = Node(h + "c", h + "c", "layer", h, [h + "b", h], out=t, trainable=False)
+    g.nodes[h + "b"] = GraphNode(
+        h + "b", h + "b", None, [h], outs={"out": t}, counts=Counts(5), of=h, graph=sub, args={h: h}
+    )
+    g.nodes[h + "c"] = LayerNode(
+        h + "c", h + "c", None, [h + "b", h], outs={"out": t}, trainable=False, layer_type=Hostile
+    )
     g.outputs = [h + "c"]
     spec = SimpleNamespace(name=h, path=h)
     return Analysis(spec, h, g, Counts(5))  # type: ignore[arg-type]

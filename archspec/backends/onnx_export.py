@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any
 from archspec import expr
 from archspec.dims import Dim, TensorType
 from archspec.errors import ArchspecError
-from archspec.passes import Analysis, analyze
-from archspec.spec import Spec, load
+from archspec.passes import Analysis
+from archspec.pipeline import analyze, load
+from archspec.spec import Spec
 
 if TYPE_CHECKING:
     import onnx
@@ -207,7 +208,7 @@ def lint(a: Analysis, opset: int) -> None:
     issues: list[tuple[str, str, str]] = []
     for _, node in a.graph.walk():
         if node.kind == "layer" and node.layer is not None and node.params is not None:
-            why = node.layer.onnx_issue(node.params, opset, node.in_types)
+            why = node.layer.onnx_issue(node.params, opset, [a.shape(t) for t in node.in_types])
             if why:
                 issues.append((node.path, node.type, why))
     if not issues:

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from archspec.ir.graph import Graph, Node
-from archspec.ir.names import class_name
 from archspec.layers.base import TorchCtor, TorchFn
 from archspec.passes import Analysis
 from archspec.spec.inits import by_param
+from archspec.spec.names import class_name
 
 
 @dataclass
@@ -62,11 +62,9 @@ class Plan:
 def plan_model(a: Analysis) -> Plan:
     plan = _graph_plan(a.graph, _class_name(a.model), "")
     plan.doc = a.graph.doc
-    plan.ties = [(n.path, n.tie) for _, n in a.graph.walk() if n.kind == "layer" and n.tie]
+    plan.ties = [(n.path, n.tie) for n in a.graph.layers() if n.tie]
     plan.penalties = [
-        (n.path, n.regularizer.l1, n.regularizer.l2)
-        for _, n in a.graph.walk()
-        if n.kind == "layer" and n.regularizer is not None
+        (n.path, n.regularizer.l1, n.regularizer.l2) for n in a.graph.layers() if n.regularizer is not None
     ]
     return plan
 
@@ -103,8 +101,8 @@ def _sub(node: Node) -> Sub:
 def layer_inits(a: Analysis) -> list[tuple[str, str, Any]]:
     """(module path, parameter name, scheme) for every ``init:`` in the model, in order."""
     out: list[tuple[str, str, Any]] = []
-    for _, node in a.graph.walk():
-        if node.kind != "layer" or node.init is None:
+    for node in a.graph.layers():
+        if node.init is None:
             continue
         for param, scheme in by_param(node.init).items():
             out.append((node.path, param, scheme))

@@ -18,10 +18,10 @@ from archspec import __version__
 from archspec.backends.blockclasses import BlockClasses, Path
 from archspec.backends.plan import Plan, Sub, layer_inits, plan_model
 from archspec.backends.torch_ops import fn_source
-from archspec.ir.names import PENALTY_METHOD, class_name, ident
 from archspec.layers.base import TorchCtor
 from archspec.passes import Analysis
 from archspec.spec.inits import SCHEMES, split
+from archspec.spec.names import PENALTY_METHOD, class_name, ident
 
 INDENT = "    "
 

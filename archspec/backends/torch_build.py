@@ -20,10 +20,12 @@ from archspec.backends.plan import Plan, Sub, layer_inits, plan_model
 from archspec.backends.torch_ops import call_fn, make_module
 from archspec.errors import ArchspecError
 from archspec.guard import check_budget
-from archspec.ir.names import ANALYSIS_ATTR, PENALTY_METHOD, ident
-from archspec.passes import Analysis, analyze
-from archspec.spec import Spec, load
+from archspec.ir.graph import InputNode
+from archspec.passes import Analysis
+from archspec.pipeline import analyze, load
+from archspec.spec import Spec
 from archspec.spec.model import MAX_SEED
+from archspec.spec.names import ANALYSIS_ATTR, PENALTY_METHOD, ident
 
 DEFAULT_SIZE = 4
 
@@ -164,8 +166,8 @@ def example_inputs(
     out = []
     for name in a.graph.inputs:
         node = a.graph.nodes[name]
-        t = node.input_type
-        assert t is not None
+        assert isinstance(node, InputNode)
+        t = node.out
         shape = [expr.eval_dim(d, sized) for d in t.shape]
         if t.dtype.startswith("int"):
             high = node.high or _id_high(a, name)

@@ -17,7 +17,7 @@ from archspec.spec.loader import PathKey
 from archspec.spec.model import ENTRY_KEYS
 
 if TYPE_CHECKING:
-    from archspec.ir.build import Expander
+    from archspec.ir.expand import Elaborator
 
 MAX_NODES = 200_000
 MAX_REPEAT = 100_000
@@ -31,7 +31,7 @@ class _Over(Exception):
 class NodeBudget:
     """Counts the nodes of a spec's models without building them."""
 
-    def __init__(self, expander: Expander, limit: int = MAX_NODES) -> None:
+    def __init__(self, expander: Elaborator, limit: int = MAX_NODES) -> None:
         self.x = expander
         self.limit = limit
         self.total = 0
@@ -60,7 +60,7 @@ class NodeBudget:
     def model(self, name: str, stack: tuple[str, ...]) -> int:
         key = ("model", name, "")
         if key not in self.memo:
-            m = self.x.models[name]
+            m = self.x.spec.models[name]
             path = (*self.x.spec.model_path(name), "layers")
             self.memo[key] = len(m.inputs) + self.body(m.layers, path, dict(self.x.spec.vars), stack)
         return self.memo[key]
@@ -68,7 +68,7 @@ class NodeBudget:
     def block(self, name: str, args: dict[str, Any], stack: tuple[str, ...]) -> int:
         key = ("block", name, repr(sorted(args.items())))
         if key not in self.memo:
-            b = self.x.blocks[name]
+            b = self.x.spec.blocks[name]
             scope = {**self.x.spec.vars, **args}
             self.memo[key] = len(b.inputs) + self.body(b.layers, ("blocks", name, "layers"), scope, stack)
         return self.memo[key]
@@ -113,7 +113,7 @@ class NodeBudget:
         if kind == "block" and key not in stack:
             try:
                 value = self.x._sub(value, scope, (*path, key))
-                args = self.x._args_for_count(key, value)
+                args = self.x.args_for_count(key, value)
             except ArchspecError:
                 return 1
             return 1 + self.block(key, args, (*stack, key))

@@ -112,6 +112,12 @@ class LayerType:
         return xs[0]
 
     @classmethod
+    def outputs(cls, p: Any, xs: list[TensorType]) -> dict[str, TensorType]:
+        """Every output by name, the default output first (one output, ``out``, unless a layer
+        says otherwise; its torch module then returns them as a tuple in this order)."""
+        return {"out": cls.infer(p, xs)}
+
+    @classmethod
     def weights(cls, p: Any, xs: list[TensorType]) -> dict[str, Shape]:
         """Parameters as torch names them (``weight``, ``bias``, ``weight_ih_l0``...)."""
         return {}

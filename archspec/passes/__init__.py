@@ -1,4 +1,16 @@
-"""Analysis passes over the IR, and ``analyze`` which runs them in order."""
+"""Analysis passes over the elaborated IR, and ``analyze`` which runs them.
+
+Static passes (unused-node checks, parameter counts) run once per model, right after
+elaboration; the resulting graph is then shared and never changed. Sized passes (MACs, sized
+shapes) depend on the sizes an analysis is asked for, and keep their results in the
+``Analysis`` (``macs_of``, ``shape``), so two analyses of one spec never disturb each other.
+
+| pass | needs | gives |
+|---|---|---|
+| ``checks.check_used`` | the typed graph | (an error, or nothing) |
+| ``counts.count`` | the typed graph | each node's ``weights``, ``buffer_shapes``, ``counts`` |
+| ``macs.count_macs`` | counts, sizes | ``Analysis.macs_of(node)`` |
+"""
 
 from __future__ import annotations
 
@@ -6,22 +18,22 @@ import gc
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from archspec.dims import TensorType
-from archspec.errors import ArchspecError, did_you_mean
-from archspec.ir.build import Expander
+from archspec.ir import elaborate_all, model_graph_unchecked
 from archspec.ir.graph import Counts, Graph, Node
+from archspec.passes.checks import check_used
 from archspec.passes.counts import count
-from archspec.passes.shapes import infer_shapes
+from archspec.passes.macs import count_macs
+from archspec.passes.sizing import check_size_names, check_sized, check_sizes, sized_type
 from archspec.spec import Spec
 
-__all__ = ["Analysis", "analyze", "analyze_all"]
+__all__ = ["Analysis", "analyze", "analyze_all", "check_spec", "model_graph"]
 
 
 @dataclass
 class Analysis:
-    """One model of a spec with every shape and count inferred."""
+    """One model of a spec with every shape and count inferred, at the given sizes."""
 
     spec: Spec
     model: str
@@ -29,6 +41,8 @@ class Analysis:
     totals: Counts
     sizes: dict[str, int] = field(default_factory=dict)
     symbols: set[str] = field(default_factory=set)  # the inputs' symbolic dims (before sizing)
+    node_macs: dict[str, int] = field(default_factory=dict)  # node path -> MACs at these sizes
+    macs: int = 0
 
     @property
     def name(self) -> str:
@@ -50,55 +64,30 @@ class Analysis:
     def buffers(self) -> int:
         return self.totals.buffers
 
-    @property
-    def macs(self) -> int:
-        return self.totals.macs
+    def shape(self, t: TensorType) -> TensorType:
+        """A type of the graph with this analysis' sizes substituted."""
+        return sized_type(t, self.sizes)
+
+    def out(self, node: Node) -> TensorType:
+        """A node's (default) output type at this analysis' sizes."""
+        return self.shape(node.out)
+
+    def macs_of(self, node: Node) -> int:
+        return self.node_macs.get(node.path, 0)
 
     @property
     def inputs(self) -> dict[str, TensorType]:
-        return {n: self._type(self.graph.nodes[n]) for n in self.graph.inputs}
+        return {n: self.out(self.graph.nodes[n]) for n in self.graph.inputs}
 
     @property
     def outputs(self) -> dict[str, TensorType]:
-        return {n: self._type(self.graph.nodes[n]) for n in self.graph.outputs}
-
-    def nodes(self) -> list[tuple[int, Node]]:
-        """Every node below the model with its depth, in order."""
-        return list(self.graph.walk())
+        return {k: self.shape(t) for k, t in self.graph.output_types.items()}
 
     def node(self, path: str) -> Node:
         for _, n in self.graph.walk():
             if n.path == path:
                 return n
         raise KeyError(path)
-
-    @staticmethod
-    def _type(node: Node) -> TensorType:
-        assert node.out is not None
-        return node.out
-
-
-def analyze(
-    spec: Spec | str | Path, model: str | None = None, sizes: Mapping[str, int] | None = None
-) -> Analysis:
-    """Shapes and counts of one model (the first, when the spec has several and none is named)."""
-    from archspec.spec import load
-
-    s = spec if isinstance(spec, Spec) else load(spec)
-    name = s.pick(model)[0]
-    a = _analyze(s, name, dict(sizes or {}))
-    _check_size_names([name], [a.symbols], dict(sizes or {}))
-    return a
-
-
-def analyze_all(
-    spec: Spec, model: str | None = None, sizes: Mapping[str, int] | None = None
-) -> list[Analysis]:
-    """Every model of the spec (or the one named); a size must name a dim of one of them."""
-    names = spec.pick(model)
-    out = [_analyze(spec, name, dict(sizes or {})) for name in names]
-    _check_size_names(names, [a.symbols for a in out], dict(sizes or {}))
-    return out
 
 
 @contextmanager
@@ -113,40 +102,50 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-def _analyze(spec: Spec, name: str, sizes: dict[str, int]) -> Analysis:
+def model_graph(spec: Spec, model: str) -> tuple[Graph, Counts]:
+    """The elaborated graph of one model with its static passes run (computed once per spec)."""
+    key = ("checked", model)
+    if key not in spec.cache:
+        with paused_gc():
+            graph = model_graph_unchecked(spec, model)
+            check_used(graph)
+            spec.cache[key] = (graph, count(graph))
+    result: tuple[Graph, Counts] = spec.cache[key]
+    return result
+
+
+def check_spec(spec: Spec) -> None:
+    """Elaborate and check every model of the spec (the static node budget first)."""
     with paused_gc():
-        return _run_passes(spec, name, sizes)
+        elaborate_all(spec)
+    for name in spec.models:
+        model_graph(spec, name)
 
 
-def _run_passes(spec: Spec, name: str, sizes: dict[str, int]) -> Analysis:
-    graph = spec.expanded.pop(name, None) or Expander(spec).model(name)  # load() expanded it once
-    symbols: set[str] = set()
-    for inp in graph.inputs:
-        node = graph.nodes[inp]
-        assert node.input_type is not None
-        symbols |= {d for d in node.input_type.shape if isinstance(d, str)}
-        node.input_type = node.input_type.with_shape(
-            tuple(sizes.get(d, d) if isinstance(d, str) else d for d in node.input_type.shape)
-        )
-    _check_sizes(graph, sizes)
-    infer_shapes(graph)
-    totals = count(graph, sizes)
-    return Analysis(spec, name, graph, totals, sizes, symbols)
+def analyze(spec: Spec, model: str | None = None, sizes: Mapping[str, int] | None = None) -> Analysis:
+    """Shapes and counts of one model (the first, when the spec has several and none is named)."""
+    name = spec.pick(model)[0]
+    a = _analyze(spec, name, dict(sizes or {}))
+    check_size_names([name], [a.symbols], dict(sizes or {}))
+    return a
 
 
-def _check_size_names(models: list[str], symbols: list[set[str]], sizes: dict[str, int]) -> None:
-    known = set().union(*symbols)
-    for key in sizes:
-        if key not in known:
-            raise ArchspecError(
-                "dim-size",
-                f"'{key}' is not a symbolic dim of model {', '.join(repr(m) for m in models)}",
-                hint=did_you_mean(key, known)
-                or ("its symbolic dims: " + ", ".join(sorted(known)) if known else "it has none"),
-            )
+def analyze_all(
+    spec: Spec, model: str | None = None, sizes: Mapping[str, int] | None = None
+) -> list[Analysis]:
+    """Every model of the spec (or the one named); a size must name a dim of one of them."""
+    names = spec.pick(model)
+    out = [_analyze(spec, name, dict(sizes or {})) for name in names]
+    check_size_names(names, [a.symbols for a in out], dict(sizes or {}))
+    return out
 
 
-def _check_sizes(graph: Graph, sizes: dict[str, int]) -> None:
-    for key, value in sizes.items():
-        if not isinstance(value, int) or value <= 0:
-            raise ArchspecError("dim-size", f"size of '{key}' must be a positive integer, got {value!r}")
+def _analyze(spec: Spec, name: str, sizes: dict[str, int]) -> Analysis:
+    check_sizes(sizes)
+    graph, totals = model_graph(spec, name)
+    symbols = {d for n in graph.inputs for d in graph.nodes[n].out.shape if isinstance(d, str)}
+    a = Analysis(spec, name, graph, totals, sizes, symbols)
+    for n in graph.inputs:
+        check_sized(graph.nodes[n], sizes)
+    a.macs = count_macs(graph, sizes, a.node_macs)
+    return a

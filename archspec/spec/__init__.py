@@ -8,13 +8,13 @@ from typing import Any
 
 from archspec import expr
 from archspec.errors import ArchspecError, Loc, did_you_mean
-from archspec.ir.names import MAX_NAME, name_problem
 from archspec.spec.loader import PathKey, Source, load_path
 from archspec.spec.loader import load_text as parse_text
 from archspec.spec.model import BlockSpec, ModelSpec, SpecFile
+from archspec.spec.names import MAX_NAME, name_problem
 from archspec.spec.validate import validate
 
-__all__ = ["Spec", "load", "load_text"]
+__all__ = ["Spec", "read", "read_text"]
 
 DEFAULT_MODEL = "model"
 
@@ -30,7 +30,8 @@ class Spec:
     blocks: dict[str, BlockSpec]
     models: dict[str, ModelSpec]
     single: bool  # the model is written at the top level, not under `models:`
-    expanded: dict[str, Any] = field(default_factory=dict, repr=False)  # model -> unused IR graph
+    # what later stages derive from this spec, computed once (elaborated graphs): never changed
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def path(self) -> str:
@@ -55,13 +56,9 @@ class Spec:
         return [model]
 
 
-def load(path: str | Path) -> Spec:
-    """Load and validate the spec file at ``path`` (a ``str`` or ``Path`` always names a file;
-    spec text goes through ``load_text``).
-
-    Every model is expanded, so layer types, settings, references, names and expressions are
-    checked here; shapes and counts are ``archspec.analyze``'s work.
-    """
+def read(path: str | Path) -> Spec:
+    """The spec file at ``path``, validated section by section (its models are not elaborated:
+    ``archspec.load`` does that too)."""
     if not isinstance(path, (str, Path)):
         raise ArchspecError("file-not-found", f"a spec path is a str or Path, not {type(path).__name__}")
     if isinstance(path, str) and ("\n" in path or path.lstrip().startswith("{")):
@@ -70,28 +67,15 @@ def load(path: str | Path) -> Spec:
             "archspec.load takes a file path; this looks like spec text",
             hint="use archspec.load_text(text) for spec text",
         )
-    return _expand(from_source(load_path(path)))
+    return from_source(load_path(path))
 
 
-def load_text(text: str, *, name: str = "<string>", fmt: str | None = None) -> Spec:
-    """Load and validate spec text (YAML, or JSON when ``fmt="json"`` or the text starts with
-    ``{``). ``name`` is the file name errors report. The text is never read as a path."""
+def read_text(text: str, *, name: str = "<string>", fmt: str | None = None) -> Spec:
+    """Spec text (YAML, or JSON when ``fmt="json"`` or the text starts with ``{``), validated
+    section by section. ``name`` is the file name errors report; the text is never a path."""
     if not isinstance(text, str):
         raise ArchspecError("syntax", f"spec text is a str, not {type(text).__name__}")
-    return _expand(from_source(parse_text(text, name, fmt)))
-
-
-def _expand(spec: Spec) -> Spec:
-    from archspec.ir.budget import NodeBudget
-    from archspec.ir.build import Expander
-    from archspec.passes import paused_gc
-
-    expander = Expander(spec)  # one for every model: the node budget is the whole spec's
-    NodeBudget(expander).check(list(spec.models))  # before anything is built
-    with paused_gc():
-        for name in spec.models:
-            spec.expanded[name] = expander.model(name)  # handed to the first analyze()
-    return spec
+    return from_source(parse_text(text, name, fmt))
 
 
 def from_source(src: Source) -> Spec:
@@ -187,18 +171,13 @@ def _eval_vars(f: SpecFile, src: Source) -> dict[str, Any]:
             raise ArchspecError(
                 "bad-name", f"variable name '{key}' is not an identifier", loc=src.loc(("vars", key))
             )
-        if isinstance(value, str) and value.startswith("$") and not value.startswith("$$"):
-            text = value[1:]
-            if text.startswith("{") and text.endswith("}"):
-                text = text[1:-1]
-            try:
-                value = expr.evaluate(text, scope)
-            except expr.ExprError as e:
-                raise ArchspecError(
-                    "expression",
-                    f"variable '{key}': {e}",
-                    loc=src.value_loc(("vars", key)),
-                    hint="a variable may use only the variables defined before it",
-                ) from None
-        scope[key] = value
+        try:
+            scope[key] = expr.substitute(value, scope)
+        except expr.ExprError as e:
+            raise ArchspecError(
+                "expression",
+                f"variable '{key}': {e}",
+                loc=src.value_loc(("vars", key)),
+                hint="a variable may use only the variables defined before it",
+            ) from None
     return scope

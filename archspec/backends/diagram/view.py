@@ -16,7 +16,7 @@ from typing import Literal
 import networkx as nx
 
 from archspec.errors import ArchspecError
-from archspec.ir.graph import Graph, Node
+from archspec.ir.graph import Graph, Node, split_ref
 from archspec.passes import Analysis
 
 MAX_DRAWN = 1500  # above this many drawn nodes, draw collapsed (depth 1)
@@ -165,6 +165,7 @@ class _Builder:
         self.calls: list[tuple[str, str]] = []  # (box id, called model)
 
     def model(self, a: Analysis, multi: bool) -> None:
+        self.a = a  # shapes are drawn at its sizes
         into = self.d.items
         root = a.model if multi else ""
         if multi:
@@ -174,7 +175,7 @@ class _Builder:
             into = frame.items
         prod = self.graph(a.graph, root, 0, into, {}, True)
         for out in a.graph.outputs:
-            self._mark_output(prod.get(out))
+            self._mark_output(prod.get(split_ref(out)[0]))
 
     def graph(
         self,
@@ -192,14 +193,14 @@ class _Builder:
                 if node.name not in prod:
                     prod[node.name] = self._add(into, self._input(node, root))
                 continue
-            srcs = [prod.get(i) for i in node.inputs]
+            srcs = [prod.get(split_ref(i)[0]) for i in node.inputs]
             live = on and node.trainable
             if node.sub is not None and _expand(node, level, self.depth, self.drawn):
                 frame = self._frame(node, root, live)
                 into.append(frame)
                 inner = self._ports(node, node.sub, frame, root, srcs)
                 got = self.graph(node.sub, root, level + 1, frame.items, inner, live)
-                prod[node.name] = got.get(node.sub.outputs[0]) if node.sub.outputs else None
+                prod[node.name] = got.get(split_ref(node.sub.outputs[0])[0]) if node.sub.outputs else None
                 continue
             box = self._box(node, root, live, len(node.inputs))
             prod[node.name] = self._add(into, box)
@@ -260,7 +261,9 @@ class _Builder:
         return out
 
     def _input(self, node: Node, root: str) -> Box:
-        return Box(self._id(_key(root, node.path)), "input", "input", clip(node.name), clip(_shape(node)))
+        return Box(
+            self._id(_key(root, node.path)), "input", "input", clip(node.name), clip(str(self.a.out(node)))
+        )
 
     def _box(self, node: Node, root: str, live: bool, fan_in: int) -> Box:
         c = node.counts
@@ -285,7 +288,7 @@ class _Builder:
             kind,
             clip(title),
             clip(_local(node)),
-            clip(_shape(node)),
+            clip(str(self.a.out(node))),
             c.params,
             c.buffers,
             frozen,
@@ -327,7 +330,7 @@ def _key(root: str, path: str) -> str:
 
 def _repeat_title(node: Node) -> str:
     """``basic(channels=64, stride=2|1) × 2``: settings that differ between copies list their values."""
-    n = node.args.get("count", 0)
+    n = getattr(node, "args", {}).get("count", 0)
     copies = list(node.sub.body()) if node.sub is not None else []
     if not copies:
         return f"{node.type} × {n}"
@@ -339,11 +342,11 @@ def _repeat_title(node: Node) -> str:
 
 def _args(*nodes: Node) -> str:
     """Block arguments as ``(k=v, ...)``; across several copies, ``k=v1|v2`` where they differ."""
-    if not nodes or nodes[0].kind != "block" or not nodes[0].args:
+    if not nodes or nodes[0].kind != "block" or not getattr(nodes[0], "args", None):
         return ""
     parts = []
-    for k in nodes[0].args:
-        values = list(dict.fromkeys(str(c.args.get(k)) for c in nodes))
+    for k in getattr(nodes[0], "args", {}):
+        values = list(dict.fromkeys(str(getattr(c, "args", {}).get(k)) for c in nodes))
         shown = values if len(values) <= 3 else [*values[:3], "…"]
         parts.append(f"{k}={'|'.join(shown)}")
     return f"({', '.join(parts)})"
@@ -355,11 +358,6 @@ def _local(node: Node) -> str:
     if len(parts) > 1 and parts[-1].isdigit():
         return ".".join(parts[-2:])
     return node.name
-
-
-def _shape(node: Node) -> str:
-    t = node.out if node.out is not None else node.input_type
-    return str(t) if t is not None else "?"
 
 
 def _totals(a: Analysis) -> str:

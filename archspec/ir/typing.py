@@ -1,56 +1,28 @@
-"""Shape inference: every node's output type, symbolic dims preserved."""
+"""Typing a node as it is elaborated: a layer's shape rule applied to its input types, a called
+model's declared inputs bound to what the caller gives, and the sanity of every output type."""
 
 from __future__ import annotations
 
 from archspec.dims import TensorType
 from archspec.errors import ArchspecError
-from archspec.ir.graph import Graph, Node
+from archspec.ir.graph import Graph, InputNode, LayerNode, Node
 from archspec.layers.base import ShapeError
-
-
-def infer_shapes(graph: Graph, given: list[TensorType] | None = None) -> None:
-    """Fill ``node.out`` (and the inputs' types) for every node of ``graph``, recursively."""
-    for i, name in enumerate(graph.inputs):
-        node = graph.nodes[name]
-        if given is None:
-            node.out = _check_size(node, node.input_type) if node.input_type else None
-        elif node.input_type is not None:
-            node.out = _bind(node, given[i])
-        else:
-            node.out = given[i]
-    for node in graph.body():
-        xs = [graph.nodes[i].out for i in node.inputs]
-        types = [x for x in xs if x is not None]
-        node.in_types = types
-        node.out = _check_size(node, _infer_node(graph, node, types))
-
-
-def _infer_node(graph: Graph, node: Node, xs: list[TensorType]) -> TensorType:
-    if node.kind == "layer":
-        assert node.layer is not None
-        try:
-            return node.layer.infer(node.params, xs)
-        except ShapeError as e:
-            raise _shape_error(graph, node, xs, e) from None
-    assert node.sub is not None
-    infer_shapes(node.sub, xs)
-    outs = node.sub.outputs
-    if len(outs) != 1:
-        raise ArchspecError(
-            "arity",
-            f"'{node.type}' has {len(outs)} outputs; a node used inside a graph must have one",
-            loc=node.loc,
-            node=node.path,
-        )
-    out = node.sub.nodes[outs[0]].out
-    assert out is not None
-    return out
-
 
 MAX_NUMEL = 2**62  # torch indexes tensors with int64
 
 
-def _check_size(node: Node, t: TensorType) -> TensorType:
+def layer_outputs(graph: Graph, node: LayerNode, xs: list[TensorType]) -> dict[str, TensorType]:
+    """The output types of a layer node (its shape rule), or a located shape error."""
+    try:
+        outs = node.layer_type.outputs(node.settings, xs)
+    except ShapeError as e:
+        raise shape_error(graph, node, xs, e) from None
+    for t in outs.values():
+        check_size(node, t)
+    return outs
+
+
+def check_size(node: Node, t: TensorType) -> TensorType:
     """Every known dim is positive and a tensor's known elements fit int64 indexing."""
     n = 1
     for i, d in enumerate(t.shape):
@@ -76,10 +48,11 @@ def _check_size(node: Node, t: TensorType) -> TensorType:
     return t
 
 
-def _bind(node: Node, got: TensorType) -> TensorType:
+def bind(node: InputNode, got: TensorType) -> TensorType:
     """A called model's input: check the caller's type against the declared one."""
-    want = node.input_type
-    assert want is not None
+    want = node.declared
+    if want is None:
+        return got
     ok = want.rank == got.rank and want.dtype == got.dtype
     ok = ok and all(
         isinstance(w, str) or not isinstance(g, int) or w == g
@@ -97,10 +70,11 @@ def _bind(node: Node, got: TensorType) -> TensorType:
     return got
 
 
-def _shape_error(graph: Graph, node: Node, xs: list[TensorType], e: ShapeError) -> ArchspecError:
+def shape_error(graph: Graph, node: Node, xs: list[TensorType], e: ShapeError) -> ArchspecError:
+    """A shape rule's complaint, with the node, its location and where each input came from."""
     sources = []
-    for name, x in zip(node.inputs, xs, strict=False):
-        src = graph.nodes[name]
+    for ref, x in zip(node.inputs, xs, strict=False):
+        src = graph.source(ref)
         line = f", line {src.loc.line}" if src.loc else ""
         sources.append(f"{x} (from '{src.path}'{line})")
     got = e.got
