@@ -77,7 +77,3 @@ def prod(dims: tuple[Dim, ...] | list[Dim]) -> Dim:
 
 def fmt_shape(shape: tuple[Dim, ...] | list[Dim]) -> str:
     return "[" + ", ".join(str(d) for d in shape) + "]"
-
-
-def as_json(shape: tuple[Dim, ...]) -> list[Dim]:
-    return list(shape)

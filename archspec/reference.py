@@ -40,12 +40,26 @@ def _layer(layer: type[LayerType]) -> list[str]:
     lines = [f"### `{layer.name}`", "", doc, "", f"Inputs: {arity}."]
     if layer.primary:
         lines[-1] += f" Shorthand: `{layer.name}: <{layer.primary}>`."
+    lines[-1] += _knowledge(layer)
     fields = layer.Params.model_fields
     if fields:
         lines += ["", "| setting | type | default |", "|---|---|---|"]
         for name, f in fields.items():
             lines.append(f"| `{name}` | {_type(f.annotation)} | {_default(f.default)} |")
     return [*lines, ""]
+
+
+def _knowledge(layer: type[LayerType]) -> str:
+    """What `regularizer:` penalizes and what `tie:` shares, from the layer's first example."""
+    parts = []
+    if layer.examples:
+        params, xs = layer.examples[0]
+        penalized = layer.penalized(layer.Params.model_validate(params), xs)
+        if penalized:
+            parts.append("Penalized by `regularizer:`: " + ", ".join(f"`{n}`" for n in penalized) + ".")
+    if layer.tied:
+        parts.append(f"`tie:` shares `{layer.tied}`.")
+    return "".join(" " + p for p in parts)
 
 
 def _type(annotation: Any) -> str:

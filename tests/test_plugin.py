@@ -62,6 +62,22 @@ def test_plugin_layer_builds_and_emits(plugin_installed: None, tmp_path: Path) -
     assert torch.equal(clone(x), model(x))
 
 
+def test_plugin_uses_only_the_public_api() -> None:
+    source = (PLUGIN / "archspec_swiglu" / "layer.py").read_text()
+    imports = [line for line in source.splitlines() if line.startswith(("from archspec", "import archspec"))]
+    assert imports and all(line.startswith("from archspec.plugin import") for line in imports), imports
+
+
+def test_plugin_layer_says_what_is_penalized(plugin_installed: None) -> None:
+    torch = pytest.importorskip("torch")
+    spec = archspec.load_text(
+        "inputs: {x: [batch, seq, 16]}\nlayers:\n  - {name: ff, swiglu: 32, regularizer: {l2: 0.5}}\n"
+    )
+    model = archspec.build(spec, seed=0)
+    want = 0.5 * sum(model.get_parameter(f"ff.{w}.weight").pow(2).sum() for w in ("w1", "w2", "w3"))
+    assert torch.allclose(model.regularization_loss(), want)
+
+
 def test_broken_plugin_is_one_clean_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     dist = tmp_path / "broken-0.1.dist-info"
     dist.mkdir()

@@ -46,25 +46,28 @@ class Plan:
     subs: list[Sub] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
-    inits: list[tuple[str, str, Any]] = field(default_factory=list)  # (module path, param, scheme)
-    ties: list[tuple[str, str]] = field(default_factory=list)  # (module path, source path)
-    penalties: list[tuple[str, float, float]] = field(default_factory=list)  # (module path, l1, l2)
+    ties: list[tuple[str, str]] = field(default_factory=list)  # (parameter path, source parameter path)
+    # (parameter paths, l1, l2): each `regularizer:` and the parameters its layer says it penalizes
+    penalties: list[tuple[tuple[str, ...], float, float]] = field(default_factory=list)
     doc: str | None = None
-
-    def walk(self) -> list[Plan]:
-        out = [self]
-        for s in self.subs:
-            if s.plan is not None:
-                out.extend(s.plan.walk())
-        return out
 
 
 def plan_model(a: Analysis) -> Plan:
     plan = _graph_plan(a.graph, _class_name(a.model), "")
     plan.doc = a.graph.doc
-    plan.ties = [(n.path, n.tie) for n in a.graph.layers() if n.tie]
+    plan.ties = [
+        (f"{n.path}.{n.layer_type.tied}", f"{n.tie}.{n.layer_type.tied}")
+        for n in a.graph.layers()
+        if n.tie and n.layer_type.tied
+    ]
     plan.penalties = [
-        (n.path, n.regularizer.l1, n.regularizer.l2) for n in a.graph.layers() if n.regularizer is not None
+        (
+            tuple(f"{n.path}.{w}" for w in n.layer_type.penalized(n.settings, n.in_types)),
+            n.regularizer.l1,
+            n.regularizer.l2,
+        )
+        for n in a.graph.layers()
+        if n.regularizer is not None
     ]
     return plan
 

@@ -166,7 +166,7 @@ class _Emitter:
                 call = f"self.{ident(step.module)}({', '.join(names)})"
             else:
                 assert step.fn is not None
-                call = fn_source(step.fn, names)
+                call = fn_source(step.fn, names, _literal)
             lines.append(f"{INDENT * 2}{ident(step.var)} = {call}")
         lines.append(f"{INDENT * 2}return {', '.join(map(ident, plan.outputs))}")
         return "\n".join(lines) + "\n"
@@ -212,8 +212,11 @@ def _model_lines(a: Analysis, plan: Plan) -> list[str]:
             kwargs = "".join(f", {ident(k)}={_literal(v)}" for k, v in settings.items())
             target = f"self.get_submodule({path!r}).{ident(param)}"
             lines.append(f"{INDENT}nn.init.{ident(SCHEMES[name][0])}({target}{kwargs})")
-    for path, source in plan.ties:
-        lines.append(f"self.get_submodule({path!r}).weight = self.get_submodule({source!r}).weight")
+    for param, source in plan.ties:
+        (owner, _, attr), (src, _, src_attr) = param.rpartition("."), source.rpartition(".")
+        lines.append(
+            f"self.get_submodule({owner!r}).{ident(attr)} = self.get_submodule({src!r}).{ident(src_attr)}"
+        )
     return lines
 
 
@@ -224,11 +227,11 @@ def _penalty_method(plan: Plan) -> str:
         f"{INDENT}def {PENALTY_METHOD}(self) -> torch.Tensor:",
         f"{INDENT * 2}total = torch.zeros(())",
     ]
-    for path, l1, l2 in plan.penalties:
+    for params, l1, l2 in plan.penalties:
+        weights = ", ".join(f"self.get_parameter({p!r})" for p in params) + ("," if len(params) == 1 else "")
         lines += [
-            f"{INDENT * 2}for name, w in self.get_submodule({path!r}).named_parameters():",
-            f'{INDENT * 3}if "weight" in name:',
-            f"{INDENT * 4}total = total + {_literal(l1)} * w.abs().sum() + {_literal(l2)} * w.pow(2).sum()",
+            f"{INDENT * 2}for w in ({weights}):",
+            f"{INDENT * 3}total = total + {_literal(l1)} * w.abs().sum() + {_literal(l2)} * w.pow(2).sum()",
         ]
     lines.append(f"{INDENT * 2}return total")
     return "\n".join(lines) + "\n"

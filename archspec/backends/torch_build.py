@@ -125,7 +125,10 @@ def _graph_module(root: nn.Module, plan: Plan) -> fx.GraphModule:
     return fx.GraphModule(root, g, class_name=ident(plan.name))
 
 
-def _add_regularization(module: nn.Module, penalties: list[tuple[str, float, float]]) -> None:
+Penalties = list[tuple[tuple[str, ...], float, float]]
+
+
+def _add_regularization(module: nn.Module, penalties: Penalties) -> None:
     """Give the model ``regularization_loss()``: the spec's L1/L2 penalties on weights."""
 
     def regularization_loss(self: nn.Module) -> torch.Tensor:
@@ -134,19 +137,21 @@ def _add_regularization(module: nn.Module, penalties: list[tuple[str, float, flo
     setattr(type(module), PENALTY_METHOD, regularization_loss)
 
 
-def penalty(module: nn.Module, penalties: list[tuple[str, float, float]]) -> torch.Tensor:
-    """Sum of l1 * |w| + l2 * w² over the weights (``weight*`` parameters) of each listed layer."""
+def penalty(module: nn.Module, penalties: Penalties) -> torch.Tensor:
+    """Sum of l1 * |w| + l2 * w² over the penalized parameters of each regularized layer (the
+    weights its layer type names: weight matrices and kernels, not biases or norm scales)."""
     total = torch.zeros(())
-    for path, l1, l2 in penalties:
-        for name, w in module.get_submodule(path).named_parameters():
-            if "weight" in name:
-                total = total + l1 * w.abs().sum() + l2 * w.pow(2).sum()
+    for params, l1, l2 in penalties:
+        for name in params:
+            w = module.get_parameter(name)
+            total = total + l1 * w.abs().sum() + l2 * w.pow(2).sum()
     return total
 
 
-def _tie(module: nn.Module, path: str, source: str) -> None:
-    target = module.get_submodule(path)
-    target.weight = module.get_submodule(source).weight  # type: ignore[assignment]
+def _tie(module: nn.Module, param: str, source: str) -> None:
+    """Make ``param`` (a parameter path) the very parameter at ``source``."""
+    owner, _, attr = param.rpartition(".")
+    setattr(module.get_submodule(owner), attr, module.get_parameter(source))
 
 
 def example_inputs(

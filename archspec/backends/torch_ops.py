@@ -12,15 +12,10 @@ import torch
 from torch import nn
 
 from archspec.layers.base import TorchCtor, TorchFn
+from archspec.spec.names import ident
 
-# The functions a functional layer may name, with how the standalone source writes them.
-FUNCTIONS: dict[str, tuple[Callable[..., Any], str]] = {
-    "add": (operator.add, "{0} + {1}"),
-    "mul": (operator.mul, "{0} * {1}"),
-    "cat": (torch.cat, "torch.cat"),
-    "stack": (torch.stack, "torch.stack"),
-    "matmul": (torch.matmul, "torch.matmul"),
-}
+# The modules a functional layer's dotted `fn` may start from.
+_ROOTS: dict[str, Any] = {"torch": torch, "operator": operator}
 
 
 def module_class(cls: str) -> type[nn.Module]:
@@ -43,28 +38,49 @@ def make_module(ctor: TorchCtor) -> nn.Module:
     return cls(**ctor.kwargs)  # type: ignore[no-any-return]
 
 
+def function(fn: TorchFn) -> Callable[..., Any]:
+    """The callable a functional layer names: a plugin's own, or ``torch.x.y`` / ``operator.x``."""
+    if fn.impl is not None:
+        return fn.impl  # type: ignore[no-any-return]
+    root, *rest = fn.fn.split(".")
+    if root not in _ROOTS:
+        raise ValueError(f"{fn.fn!r} is not a torch or operator function")
+    found = _ROOTS[root]
+    for part in rest:
+        found = getattr(found, part)
+    if not callable(found):
+        raise ValueError(f"{fn.fn!r} is not callable")
+    return found  # type: ignore[no-any-return]
+
+
 def call_fn(fn: TorchFn, inputs: list[Any], apply: Callable[..., Any] | None = None) -> Any:
     """Apply a functional layer to its inputs; ``apply(f, args, kwargs)`` makes each call
     (by default calling ``f``; torch_build records it as a node of an fx graph instead)."""
-    f = FUNCTIONS[fn.fn][0]
+    f = function(fn)
     do = apply or (lambda func, args, kwargs: func(*args, **kwargs))
     if fn.reduce:
         return reduce(lambda a, b: do(f, (a, b), dict(fn.kwargs)), inputs)
-    return do(f, (list(inputs),), dict(fn.kwargs))
+    if fn.pack:
+        return do(f, (list(inputs),), dict(fn.kwargs))
+    return do(f, tuple(inputs), dict(fn.kwargs))
 
 
-def fn_source(fn: TorchFn, args: list[str]) -> str:
-    """The same call as Python source, for the standalone module."""
-    template = FUNCTIONS[fn.fn][1]
-    kwargs = "".join(f", {k}={v!r}" for k, v in fn.kwargs.items())
-    if fn.reduce:
-        if "{0}" in template:
+def fn_source(fn: TorchFn, args: list[str], literal: Callable[[Any], str] = repr) -> str:
+    """The same call as Python source (``args`` are identifiers), for the standalone module."""
+    kwargs = "".join(f", {ident(k)}={literal(v)}" for k, v in fn.kwargs.items())
+    if fn.source is not None:
+        if fn.reduce:
             out = args[0]
             for a in args[1:]:
-                out = template.format(out, a)
+                out = fn.source.format(out, a)
             return out
+        return fn.source.format(*args)
+    name = ".".join(ident(part) for part in fn.fn.split("."))
+    if fn.reduce:
         out = args[0]
         for a in args[1:]:
-            out = f"{template}({out}, {a}{kwargs})"
+            out = f"{name}({out}, {a}{kwargs})"
         return out
-    return f"{template}([{', '.join(args)}]{kwargs})"
+    if fn.pack:
+        return f"{name}([{', '.join(args)}]{kwargs})"
+    return f"{name}({', '.join(args)}{kwargs})"

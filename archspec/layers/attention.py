@@ -71,6 +71,15 @@ def _mha_weights(prefix: str, d: int, kdim: int, bias: bool) -> dict[str, Shape]
     return w
 
 
+def _projections(weights: dict[str, Shape]) -> tuple[str, ...]:
+    """The weight matrices of attention projections and feed-forward layers (not norms, biases)."""
+    return tuple(
+        n
+        for n in weights
+        if n.endswith(("proj_weight", "proj.weight")) or n in ("linear1.weight", "linear2.weight")
+    )
+
+
 def _mha_macs(batch: int, seq_q: int, seq_k: int, d: int, kdim: int) -> int:
     """Q, K, V and output projections, plus Q K^T and attention-weighted V."""
     return batch * (2 * seq_q * d * d + 2 * seq_k * kdim * d + 2 * seq_q * seq_k * d)
@@ -93,6 +102,7 @@ class MultiheadAttention(LayerType):
     max_inputs = 2
 
     class Params(LayerParams):
+        torch_names = {"num_heads": "heads", "embed_dim": None, "kdim": None, "vdim": None}
         heads: PositiveInt
         dropout: Rate = 0.0  # on the attention weights
         bias: bool = True
@@ -120,6 +130,10 @@ class MultiheadAttention(LayerType):
         return xs[0]
 
     @classmethod
+    def penalized(cls, p: Params, xs: list[TensorType]) -> tuple[str, ...]:
+        return _projections(cls.weights(p, xs))
+
+    @classmethod
     def weights(cls, p: Params, xs: list[TensorType]) -> dict[str, Shape]:
         d, kdim = cls._dims(p, xs)
         return _mha_weights("", d, kdim, p.bias)
@@ -144,6 +158,7 @@ class MultiheadAttention(LayerType):
 
 
 class TransformerParams(LayerParams):
+    torch_names = {"nhead": "heads", "d_model": None}
     heads: PositiveInt
     dim_feedforward: PositiveInt | None = None  # default 4 * d
     dropout: Rate = 0.1
@@ -219,6 +234,10 @@ class TransformerEncoderLayer(LayerType):
     def weights(cls, p: TransformerParams, xs: list[TensorType]) -> dict[str, Shape]:
         d = cls._d(p, xs)
         return _mha_weights("self_attn.", d, d, p.bias) | cls._ff_weights(p, d, 2)
+
+    @classmethod
+    def penalized(cls, p: TransformerParams, xs: list[TensorType]) -> tuple[str, ...]:
+        return _projections(cls.weights(p, xs))
 
     @classmethod
     def macs(cls, p: TransformerParams, xs: list[Shape], out: Shape) -> int:
@@ -363,6 +382,10 @@ class PositionalEncoding(LayerType):
                 hint=f"raise `max_len` to at least {seq}",
             )
         return x
+
+    @classmethod
+    def penalized(cls, p: PositionalParams, xs: list[TensorType]) -> tuple[str, ...]:
+        return ("weight",) if p.kind == "learned" else ()
 
     @classmethod
     def weights(cls, p: PositionalParams, xs: list[TensorType]) -> dict[str, Shape]:

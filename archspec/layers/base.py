@@ -19,9 +19,15 @@ Shape = tuple[int, ...]
 
 
 class LayerParams(BaseModel):
-    """Base of every layer's parameter model."""
+    """Base of every layer's parameter model.
+
+    ``torch_names`` maps PyTorch's argument names to this layer's setting names (``None`` where
+    archspec infers the value from the input's shape), so that a user who writes PyTorch's name
+    gets a hint: ``out_features`` -> "write it as 'out'", ``in_features`` -> "it is inferred".
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
+    torch_names: ClassVar[dict[str, str | None]] = {}
 
 
 class NoParams(LayerParams):
@@ -81,15 +87,23 @@ class TorchCtor:
 
 @dataclass(frozen=True)
 class TorchFn:
-    """A functional op: ``fn`` is one of ``FUNCTIONS`` (keys), applied to the inputs.
+    """A functional op: the function ``fn`` applied to the node's inputs.
 
-    ``reduce``: fold the inputs pairwise (``a + b + c``); otherwise pass them as one list
-    (``torch.cat([a, b], dim=1)``). ``kwargs`` are keyword arguments.
+    ``fn`` is a dotted name under ``torch`` or ``operator`` (``torch.cat``, ``operator.add``,
+    ``torch.nn.functional.pad``), a name from the registry, never from a spec; a plugin passes its
+    own function as ``impl`` (``fn`` then names it in generated source). ``reduce``: fold the
+    inputs pairwise (``a + b + c``); ``pack``: pass them as one list (``torch.cat([a, b])``);
+    otherwise as positional arguments. ``kwargs`` are keyword arguments. ``source`` is how
+    generated code writes one call, over the arguments ``{0}``, ``{1}`` (``"{0} + {1}"``); by
+    default ``fn(args, kwargs)``.
     """
 
     fn: str
     reduce: bool = False
+    pack: bool = False
     kwargs: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    impl: Any = None
 
 
 class LayerType:
@@ -103,6 +117,8 @@ class LayerType:
     max_inputs: ClassVar[int | None] = 1
     # Names of parameters created with requires_grad=False (counted as non-trainable).
     frozen: ClassVar[tuple[str, ...]] = ()
+    # The parameter a `tie:` shares with another layer of the same type (None: cannot be tied).
+    tied: ClassVar[str | None] = None
     # Example settings for the registry-wide tests: (params, input types).
     examples: ClassVar[list[tuple[dict[str, Any], list[TensorType]]]] = []
 
@@ -126,6 +142,13 @@ class LayerType:
     def buffers(cls, p: Any, xs: list[TensorType]) -> dict[str, Shape]:
         """Buffers as torch names them (``running_mean``...)."""
         return {}
+
+    @classmethod
+    def penalized(cls, p: Any, xs: list[TensorType]) -> tuple[str, ...]:
+        """The parameters that L1/L2 penalties (`regularizer:`) and weight decay act on: the
+        weights of linear maps (weight matrices, convolution kernels, embedding tables), not
+        biases or normalization scales. None by default."""
+        return ()
 
     @classmethod
     def macs(cls, p: Any, xs: list[tuple[int, ...]], out: tuple[int, ...]) -> int:
@@ -201,7 +224,3 @@ def numel(shape: Shape) -> int:
     for d in shape:
         n *= d
     return n
-
-
-def fmt_kwargs(kwargs: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v!r}" for k, v in kwargs.items())

@@ -100,6 +100,7 @@ def spatial_out(
 
 class _ConvParams(SpatialParams):
     spatial = ("kernel", "stride", "padding", "dilation")
+    torch_names = {"out_channels": "out", "kernel_size": "kernel", "in_channels": None}
 
     out: PositiveInt
     kernel: PositiveInt | list[PositiveInt]
@@ -115,7 +116,12 @@ class _Conv(LayerType):
 
     family = "conv"
     primary = "out"
+    tied = "weight"
     ndim: ClassVar[int]
+
+    @classmethod
+    def penalized(cls, p: LayerParams, xs: list[TensorType]) -> tuple[str, ...]:
+        return ("weight",)
 
     @classmethod
     def channels(cls, x: TensorType) -> int:

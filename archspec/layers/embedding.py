@@ -22,7 +22,10 @@ class Embedding(LayerType):
     name = "embedding"
     family = "embedding"
 
+    tied = "weight"
+
     class Params(LayerParams):
+        torch_names = {"num_embeddings": "num", "embedding_dim": "dim"}
         num: PositiveInt
         dim: PositiveInt
         padding_idx: int | None = None
@@ -51,6 +54,10 @@ class Embedding(LayerType):
                 hint="declare the input with dtype int64; float features go to a `linear` instead",
             )
         return TensorType((*x.shape, p.dim), "float32")
+
+    @classmethod
+    def penalized(cls, p: Params, xs: list[TensorType]) -> tuple[str, ...]:
+        return ("weight",)
 
     @classmethod
     def weights(cls, p: Params, xs: list[TensorType]) -> dict[str, Shape]:

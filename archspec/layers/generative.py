@@ -34,7 +34,15 @@ def _torch_arg(v: int | list[int]) -> int | tuple[int, ...]:
     return tuple(v) if isinstance(v, list) else v
 
 
+_CONV_TORCH_NAMES: dict[str, str | None] = {
+    "out_channels": "out",
+    "kernel_size": "kernel",
+    "in_channels": None,
+}
+
+
 class ConvTranspose1dParams(LayerParams):
+    torch_names = _CONV_TORCH_NAMES
     out: PositiveInt
     kernel: PositiveInt
     stride: PositiveInt = 1
@@ -46,6 +54,7 @@ class ConvTranspose1dParams(LayerParams):
 
 
 class ConvTranspose2dParams(LayerParams):
+    torch_names = _CONV_TORCH_NAMES
     out: PositiveInt
     kernel: PositiveInt | PosPair
     stride: PositiveInt | PosPair = 1
@@ -61,7 +70,12 @@ class _ConvTranspose(LayerType):
 
     family = "generative"
     primary = "out"
+    tied = "weight"
     nd: ClassVar[int]
+
+    @classmethod
+    def penalized(cls, p: LayerParams, xs: list[TensorType]) -> tuple[str, ...]:
+        return ("weight",)
 
     @classmethod
     def _in_channels(cls, x: TensorType) -> int:

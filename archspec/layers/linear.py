@@ -25,8 +25,10 @@ class Linear(LayerType):
     name = "linear"
     family = "linear"
     primary = "out"
+    tied = "weight"
 
     class Params(LayerParams):
+        torch_names = {"out_features": "out", "in_features": None}
         out: PositiveInt
         bias: bool = True
 
@@ -56,6 +58,10 @@ class Linear(LayerType):
         if p.bias:
             w["bias"] = (p.out,)
         return w
+
+    @classmethod
+    def penalized(cls, p: Params, xs: list[TensorType]) -> tuple[str, ...]:
+        return ("weight",)
 
     @classmethod
     def macs(cls, p: Params, xs: list[Shape], out: Shape) -> int:

@@ -51,7 +51,8 @@ class _Elementwise(LayerType):
     family = "merge"
     min_inputs = 2
     max_inputs = None
-    fn: ClassVar[str]
+    fn: ClassVar[str]  # the operator function, e.g. "operator.add"
+    source: ClassVar[str]  # how generated code writes it, e.g. "{0} + {1}"
 
     @classmethod
     def infer(cls, p: LayerParams, xs: list[TensorType]) -> TensorType:
@@ -74,7 +75,7 @@ class _Elementwise(LayerType):
 
     @classmethod
     def torch_fn(cls, p: LayerParams) -> TorchFn:
-        return TorchFn(cls.fn, reduce=True)
+        return TorchFn(cls.fn, reduce=True, source=cls.source)
 
 
 @register_layer
@@ -85,7 +86,8 @@ class Add(_Elementwise):
     """
 
     name = "add"
-    fn = "add"
+    fn = "operator.add"
+    source = "{0} + {1}"
     examples = [
         ({}, [TensorType(("batch", 3, "h", "w")), TensorType(("batch", 3, "h", "w"))]),
         ({}, [TensorType(("batch", "seq", 4))] * 3),
@@ -100,7 +102,8 @@ class Multiply(_Elementwise):
     """
 
     name = "multiply"
-    fn = "mul"
+    fn = "operator.mul"
+    source = "{0} * {1}"
     examples = [
         ({}, [TensorType(("batch", 6)), TensorType(("batch", 6))]),
         ({}, [TensorType(("batch", 2, "seq"))] * 3),
@@ -160,7 +163,7 @@ class Concat(LayerType):
 
     @classmethod
     def torch_fn(cls, p: Params) -> TorchFn:
-        return TorchFn("cat", kwargs={"dim": p.dim})
+        return TorchFn("torch.cat", pack=True, kwargs={"dim": p.dim})
 
     @classmethod
     def label(cls, p: Params) -> str:

@@ -33,6 +33,7 @@ class BatchNorm(LayerType):
     family = "norm"
 
     class Params(LayerParams):
+        torch_names = {"num_features": None}
         eps: PositiveFloat = 1e-5
         momentum: float = Field(0.1, ge=0, le=1)
         affine: bool = True

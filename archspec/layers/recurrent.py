@@ -22,6 +22,7 @@ Output = Literal["sequence", "last", "hidden"]
 
 
 class RecurrentParams(LayerParams):
+    torch_names = {"hidden_size": "hidden", "num_layers": "layers", "input_size": None}
     hidden: PositiveInt
     layers: PositiveInt = 1
     bidirectional: bool = False
@@ -47,6 +48,10 @@ class _Recurrent(LayerType):
     Params: ClassVar[type[LayerParams]] = RecurrentParams
     gates: ClassVar[int]
     torch_cls: ClassVar[str]
+
+    @classmethod
+    def penalized(cls, p: RecurrentParams, xs: list[TensorType]) -> tuple[str, ...]:
+        return tuple(n for n in cls.weights(p, xs) if n.startswith("weight_"))
 
     @classmethod
     def _features(cls, x: TensorType) -> int:

@@ -84,6 +84,16 @@ class _Context:
                 node=node.path,
                 hint="name the layer whose weight is shared, by its path from the model root",
             )
+        tied = node.layer_type.tied
+        if tied is None or target.layer_type.tied != tied:
+            raise ArchspecError(
+                "bad-value",
+                f"'{node.type}' cannot share a parameter with '{target.type}' ('{target.path}')",
+                loc=node.loc,
+                node=node.path,
+                hint="`tie:` shares the weight of two layers of one kind that can be tied "
+                "(linear, embedding, convolutions)",
+            )
         if not target.weights and target.layer_type.weights(target.settings, target.in_types):
             raise ArchspecError(
                 "undefined-reference",
@@ -92,18 +102,18 @@ class _Context:
                 node=node.path,
                 hint="tie a layer to one defined before it (the owner of the weight comes first)",
             )
-        mine, theirs = node.weights.get("weight"), target.weights.get("weight")
+        mine, theirs = node.weights.get(tied), target.weights.get(tied)
         if mine is None or theirs is None or mine != theirs:
             raise ArchspecError(
                 "shape-mismatch",
-                f"cannot tie the weight of '{node.path}' to '{target.path}'",
+                f"cannot tie the {tied} of '{node.path}' to '{target.path}'",
                 loc=node.loc,
                 node=node.path,
-                expected=f"weight of shape {list(theirs) if theirs else 'any'} (as '{target.path}')",
-                got=f"weight of shape {list(mine) if mine else 'none'}",
+                expected=f"{tied} of shape {list(theirs) if theirs else 'any'} (as '{target.path}')",
+                got=f"{tied} of shape {list(mine) if mine else 'none'}",
                 hint="tied layers must be defined before use and have weights of the same shape",
             )
-        return "weight"
+        return tied
 
 
 def _check_init(node: LayerNode) -> None:

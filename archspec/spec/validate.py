@@ -9,20 +9,6 @@ from pydantic import BaseModel, ValidationError
 from archspec.errors import ArchspecError, did_you_mean
 from archspec.spec.loader import PathKey, Source
 
-# PyTorch's argument names, and how a spec says them.
-TORCH_NAMES = {
-    "out_channels": "out",
-    "out_features": "out",
-    "kernel_size": "kernel",
-    "num_embeddings": "num",
-    "embedding_dim": "dim",
-    "hidden_size": "hidden",
-    "num_layers": "layers",
-    "num_heads": "heads",
-    "nhead": "heads",
-}
-INFERRED = ("in_channels", "in_features", "input_size", "embed_dim", "d_model", "num_features")
-
 
 def validate(
     model: type[BaseModel],
@@ -59,10 +45,11 @@ def from_pydantic(
         allowed = _fields_at(model, rel[:-1])
         key = str(rel[-1])
         hint = did_you_mean(key, allowed) if allowed else None
-        if key in TORCH_NAMES and TORCH_NAMES[key] in allowed:
-            hint = f"archspec writes PyTorch's '{key}' as '{TORCH_NAMES[key]}'"
-        elif key in INFERRED:
+        torch_names: dict[str, str | None] = getattr(model, "torch_names", {})  # the layer says
+        if key in torch_names and torch_names[key] is None:
             hint = f"'{key}' is inferred from the input's shape; remove it"
+        elif key in torch_names and torch_names[key] in allowed:
+            hint = f"archspec writes PyTorch's '{key}' as '{torch_names[key]}'"
         if allowed and not hint:
             hint = "allowed: " + ", ".join(sorted(allowed))
         return ArchspecError(

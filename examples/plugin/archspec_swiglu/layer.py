@@ -8,9 +8,17 @@ from __future__ import annotations
 
 from pydantic import PositiveInt
 
-from archspec import LayerParams, LayerType, register_layer
-from archspec.dims import TensorType
-from archspec.layers.base import Shape, TorchCtor, need_float, need_int, numel
+from archspec.plugin import (
+    LayerParams,
+    LayerType,
+    Shape,
+    TensorType,
+    TorchCtor,
+    need_float,
+    need_int,
+    numel,
+    register_layer,
+)
 
 
 @register_layer
@@ -36,6 +44,10 @@ class SwiGLU(LayerType):
     def weights(cls, p: Params, xs: list[TensorType]) -> dict[str, Shape]:
         d = need_int(xs[0].shape[-1], "the input features of swiglu")
         return {"w1.weight": (p.hidden, d), "w2.weight": (d, p.hidden), "w3.weight": (p.hidden, d)}
+
+    @classmethod
+    def penalized(cls, p: Params, xs: list[TensorType]) -> tuple[str, ...]:
+        return ("w1.weight", "w2.weight", "w3.weight")  # its three projections (it has no biases)
 
     @classmethod
     def macs(cls, p: Params, xs: list[Shape], out: Shape) -> int:

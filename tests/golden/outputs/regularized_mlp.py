@@ -33,12 +33,10 @@ class RegularizedMlp(nn.Sequential):
 
     def regularization_loss(self) -> torch.Tensor:
         total = torch.zeros(())
-        for name, w in self.get_submodule('fc1').named_parameters():
-            if "weight" in name:
-                total = total + 0.0 * w.abs().sum() + 0.0001 * w.pow(2).sum()
-        for name, w in self.get_submodule('fc2').named_parameters():
-            if "weight" in name:
-                total = total + 1e-05 * w.abs().sum() + 0.0001 * w.pow(2).sum()
+        for w in (self.get_parameter('fc1.weight'),):
+            total = total + 0.0 * w.abs().sum() + 0.0001 * w.pow(2).sum()
+        for w in (self.get_parameter('fc2.weight'),):
+            total = total + 1e-05 * w.abs().sum() + 0.0001 * w.pow(2).sum()
         return total
 
 

@@ -1,0 +1,50 @@
+"""The public plugin API: everything a layer plugin needs, and nothing it should not touch.
+
+A plugin package registers layer types through the ``archspec.layers`` entry-point group
+(see docs/plugins.md and examples/plugin). A plugin layer has the same powers as a built-in one:
+its settings, shape rule, parameter and buffer shapes, MACs, torch module (or function), label,
+which parameter a ``tie:`` shares (``tied``), which parameters penalties act on
+(``penalized``), and whether it exports to ONNX (``onnx_issue``). Import from here only: the
+modules behind these names may change between versions, this list will not.
+"""
+
+from __future__ import annotations
+
+from archspec.dims import Dim, TensorType, add, floordiv, mul, prod
+from archspec.errors import ArchspecError
+from archspec.layers import get_layer, register_layer, registry
+from archspec.layers.base import (
+    LayerParams,
+    LayerType,
+    Shape,
+    ShapeError,
+    TorchCtor,
+    TorchFn,
+    need_float,
+    need_int,
+    need_rank,
+    numel,
+)
+
+__all__ = [
+    "ArchspecError",
+    "Dim",
+    "LayerParams",
+    "LayerType",
+    "Shape",
+    "ShapeError",
+    "TensorType",
+    "TorchCtor",
+    "TorchFn",
+    "add",
+    "floordiv",
+    "get_layer",
+    "mul",
+    "need_float",
+    "need_int",
+    "need_rank",
+    "numel",
+    "prod",
+    "register_layer",
+    "registry",
+]
