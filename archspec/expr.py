@@ -17,6 +17,8 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from archspec.shapes.symbolic import Sym
+
 MAX_ABS = 10**18  # no value in a spec needs to be larger than this
 MAX_LEN = 400  # characters of an expression
 MAX_STR = 1000  # characters of a string value
@@ -139,9 +141,9 @@ def _check(value: Any) -> Any:
     return value
 
 
-def _number(value: Any, what: str) -> int | float:
-    """``value`` if it is a number (booleans count as 0/1, as in Python)."""
-    if not isinstance(value, (int, float)):
+def _number(value: Any, what: str) -> Any:
+    """``value`` if it is a number (booleans count as 0/1, as in Python) or a symbolic dim."""
+    if not isinstance(value, (int, float, Sym)):
         raise ExprError(f"{what} needs numbers, got {type(value).__name__} {_short(value)}")
     return value
 
@@ -244,13 +246,3 @@ def _eval(node: ast.AST, ev: _Evaluator) -> Any:
         except (ArithmeticError, TypeError, ValueError) as e:
             raise ExprError(f"{node.func.id}(): {e}") from None
     raise ExprError(f"'{ast.unparse(node)}' is not allowed in an expression")
-
-
-def eval_dim(dim: int | str, sizes: Mapping[str, int]) -> int:
-    """The concrete size of a dimension, given sizes for its symbols."""
-    if isinstance(dim, int):
-        return dim
-    value = evaluate(dim, sizes)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise ExprError(f"dimension {dim!r} is not an integer")
-    return value

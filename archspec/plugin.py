@@ -10,7 +10,6 @@ modules behind these names may change between versions, this list will not.
 
 from __future__ import annotations
 
-from archspec.dims import Dim, TensorType, add, floordiv, mul, prod
 from archspec.errors import ArchspecError
 from archspec.layers import get_layer, register_layer, registry
 from archspec.layers.base import (
@@ -25,6 +24,7 @@ from archspec.layers.base import (
     need_rank,
     numel,
 )
+from archspec.shapes import Dim, Sym, TensorType, add, floordiv, mul, prod, tensor
 
 __all__ = [
     "ArchspecError",
@@ -33,6 +33,7 @@ __all__ = [
     "LayerType",
     "Shape",
     "ShapeError",
+    "Sym",
     "TensorType",
     "TorchCtor",
     "TorchFn",
@@ -47,4 +48,5 @@ __all__ = [
     "prod",
     "register_layer",
     "registry",
+    "tensor",
 ]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from archspec.dims import TensorType, fmt_shape
 from archspec.ir.graph import Graph, GraphNode, Node
 from archspec.passes import Analysis
+from archspec.shapes import TensorType, dim_json, fmt_shape
 
 RULE = "=" * 86
 THIN = "-" * 86
@@ -69,7 +69,7 @@ def _count(n: Node) -> str:
 
 
 def _macs(a: Analysis) -> str:
-    sym = sorted({d for t in a.inputs.values() for d in t.shape if isinstance(d, str)})
+    sym = sorted({s for t in a.inputs.values() for s in t.symbols})
     unit = f"{a.macs:,}"
     return unit + (f" (with {', '.join(f'{s}=1' for s in sym)})" if sym else "")
 
@@ -99,7 +99,7 @@ def _model_json(a: Analysis) -> dict[str, Any]:
 
 
 def _type_json(t: TensorType) -> dict[str, Any]:
-    return {"shape": list(t.shape), "dtype": t.dtype}
+    return {"shape": [dim_json(d) for d in t.shape], "dtype": t.dtype}
 
 
 def _nodes_json(a: Analysis, graph: Graph, outer: dict[str, str], depth: int) -> list[dict[str, Any]]:
@@ -138,7 +138,7 @@ def _node_json(a: Analysis, node: Node, ins: list[str], depth: int) -> dict[str,
         "kind": node.kind,
         "depth": depth,
         "inputs": ins,
-        "output_shape": list(out.shape),
+        "output_shape": [dim_json(d) for d in out.shape],
         "dtype": out.dtype,
         "params": node.counts.params,
         "trainable": node.trainable,

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 import archspec
-from archspec import expr
 from archspec.passes import Analysis
+from archspec.shapes import evaluate
 
 torch = pytest.importorskip("torch")
 
@@ -63,14 +63,14 @@ def check_shapes(path: Path, model: str, module: torch.nn.Module, a: Analysis, s
     checked = 0
     for _, node in a.graph.walk():
         if node.path in seen and node.out is not None and node.kind != "model":
-            want = tuple(expr.eval_dim(d, sized) for d in node.out.shape)
+            want = tuple(evaluate(d, sized) for d in node.out.shape)
             assert seen[node.path] == want, f"{node.path}: torch {seen[node.path]} vs inferred {want}"
             checked += 1
     assert checked > 0
 
 
 def _symbols(a: Analysis) -> set[str]:
-    return {d for t in a.inputs.values() for d in t.shape if isinstance(d, str)}
+    return {s for t in a.inputs.values() for s in t.symbols}
 
 
 def _recorder(name: str, seen: dict[str, tuple[int, ...]]):  # type: ignore[no-untyped-def]

@@ -24,12 +24,12 @@ import pytest
 
 import archspec
 from archspec.backends.diagram import build, render, to_dot, to_mermaid
-from archspec.dims import TensorType
 from archspec.errors import ArchspecError
 from archspec.gallery import header_comment, write_gallery
 from archspec.ir.graph import Counts, Graph, GraphNode, InputNode, LayerNode, Node
 from archspec.layers.base import LayerType
 from archspec.passes import Analysis, analyze_all
+from archspec.shapes import tensor
 
 render_mod = importlib.import_module("archspec.backends.diagram.render")  # the module, not the function
 ROOT = Path(__file__).resolve().parent.parent
@@ -408,7 +408,7 @@ HOSTILE = 'q"uote \'s <b>x</b> &amp; back\\slash \\" end\n}{ ]; #quot; `md` -->|
 
 def hostile_analysis() -> Analysis:
     h = HOSTILE
-    t = TensorType((h, 3))
+    t = tensor(h, 3)
 
     class Hostile(LayerType):
         name = h

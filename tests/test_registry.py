@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from archspec import expr
-from archspec.dims import TensorType
 from archspec.layers import registry
+from archspec.shapes import TensorType, evaluate
 
 torch = pytest.importorskip("torch")
 
@@ -26,7 +25,7 @@ def test_every_layer_has_examples() -> None:
 
 
 def make_input(t: TensorType, sizes: dict[str, int]) -> torch.Tensor:
-    shape = [expr.eval_dim(d, sizes) for d in t.shape]
+    shape = [evaluate(d, sizes) for d in t.shape]
     if t.dtype.startswith("int"):
         return torch.randint(0, 5, shape, dtype=getattr(torch, t.dtype))
     if t.dtype == "bool":
@@ -49,7 +48,7 @@ def test_layer_matches_torch(layer, params, xs) -> None:  # type: ignore[no-unty
     for sizes in SIZES:
         tensors = [make_input(x, sizes) for x in xs]
         module, y = run(layer, p, xs, tensors)
-        assert list(y.shape) == [expr.eval_dim(d, sizes) for d in out.shape], (out, sizes)
+        assert list(y.shape) == [evaluate(d, sizes) for d in out.shape], (out, sizes)
         assert str(y.dtype).removeprefix("torch.") == out.dtype
     weights = layer.weights(p, xs)
     buffers = layer.buffers(p, xs)

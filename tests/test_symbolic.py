@@ -161,7 +161,7 @@ def test_ordering_and_truth_are_refused() -> None:
         bool(h)
     with pytest.raises(TypeError, match="//"):
         _ = h / 2
-    assert (h == 3) is False and (h != 3) is True and h != "h"
+    assert (h == 3) is False and (h != 3) is True and h == "h" and h != "w" and h != "h +"
 
 
 def test_parse_round_trip_and_errors() -> None:

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archspec import expr
-from archspec.dims import Dim, TensorType
 from archspec.errors import ArchspecError
 from archspec.passes import Analysis
 from archspec.pipeline import analyze, load
+from archspec.shapes import Dim, TensorType
 from archspec.spec import Spec
 
 if TYPE_CHECKING:
@@ -287,11 +287,7 @@ class _Diff:
 
 
 def _symbols(dim: Dim) -> set[str]:
-    if isinstance(dim, int):
-        return set()
-    tree = ast.parse(dim.strip(), mode="eval")
-    calls = {n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)}
-    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} - calls
+    return set() if isinstance(dim, int) else set(dim.symbols)
 
 
 @dataclass
@@ -335,12 +331,12 @@ def _fits(a: Analysis, sizes: dict[str, int]) -> bool:
     types = [*a.inputs.values()] + [n.out for _, n in a.graph.walk() if n.out is not None]
     try:
         return all(_size(d, {**a.sizes, **sizes}) > 0 for t in types for d in t.shape)
-    except (expr.ExprError, KeyError):
+    except (ValueError, KeyError):
         return False
 
 
 def _size(dim: Dim, sizes: Mapping[str, int]) -> int:
-    return expr.eval_dim(dim, sizes)
+    return dim if isinstance(dim, int) else dim.evaluate(sizes)
 
 
 def _dynamic_shapes(a: Analysis, plan: _SizePlan) -> tuple[dict[int, Any] | None, ...]:
@@ -352,17 +348,17 @@ def _dynamic_shapes(a: Analysis, plan: _SizePlan) -> tuple[dict[int, Any] | None
     for name, t in a.inputs.items():
         axes: dict[int, Any] = {}
         for i, d in enumerate(t.shape):
-            if isinstance(d, str):
+            if not isinstance(d, int):
                 axes[i] = _torch_dim(a, name, d, named)
         shapes.append(axes or None)
     return tuple(shapes)
 
 
-def _torch_dim(a: Analysis, inp: str, dim: str, named: dict[str, Any]) -> Any:
-    if dim in named:
-        return named[dim]
+def _torch_dim(a: Analysis, inp: str, dim: Dim, named: dict[str, Any]) -> Any:
+    if str(dim) in named:
+        return named[str(dim)]
     try:  # an expression: a derived dim such as 2 * seq (torch supports + - * by ints)
-        return expr.evaluate(dim, named)
+        return expr.evaluate(str(dim), named)
     except (expr.ExprError, TypeError, AttributeError) as e:
         raise ArchspecError(
             "unsupported",
@@ -484,7 +480,7 @@ def _check_dims_kept(a: Analysis, program: Any) -> None:
         if value.shape is None:
             continue
         for i, (d, ours) in enumerate(zip(value.shape, t.shape, strict=False)):
-            if isinstance(ours, str) and not isinstance(d, ir.SymbolicDim):
+            if not isinstance(ours, int) and not isinstance(d, ir.SymbolicDim):
                 raise ArchspecError(
                     "export",
                     f"the exporter fixed dim {i} ('{ours}') of input '{name}' at its traced size {d}",
@@ -547,7 +543,7 @@ def _name_io(values: Sequence[Any], types: dict[str, TensorType], what: str) -> 
             continue  # verification reports the rank mismatch
         # Name only the dims that are symbolic in the file too: a fixed size stays visible.
         dims = [
-            ir.SymbolicDim(ours) if isinstance(d, ir.SymbolicDim) and isinstance(ours, str) else d
+            ir.SymbolicDim(str(ours)) if isinstance(d, ir.SymbolicDim) and not isinstance(ours, int) else d
             for d, ours in zip(value.shape, t.shape, strict=False)
         ]
         value.shape = ir.Shape(dims)
@@ -708,7 +704,7 @@ def _type_problem(tt: Any, t: TensorType) -> str | None:
     for i, (d, ours) in enumerate(zip(dims, t.shape, strict=False)):
         if d.HasField("dim_value") and isinstance(ours, int) and d.dim_value != ours:
             return f"dim {i} is {d.dim_value}, archspec says {ours}"
-        if d.HasField("dim_value") and isinstance(ours, str):
+        if d.HasField("dim_value") and not isinstance(ours, int):
             return (
                 f"dim {i} is fixed at {d.dim_value} where archspec has '{ours}' (a traced size was baked in)"
             )

@@ -14,7 +14,6 @@ from typing import Any
 import torch
 from torch import fx, nn
 
-from archspec import expr
 from archspec.backends import init as inits
 from archspec.backends.plan import Plan, Sub, layer_inits, plan_model
 from archspec.backends.torch_ops import call_fn, make_module
@@ -22,6 +21,7 @@ from archspec.errors import ArchspecError
 from archspec.guard import check_budget
 from archspec.ir.graph import InputNode
 from archspec.passes import Analysis
+from archspec.passes.sizing import concrete
 from archspec.pipeline import analyze, load
 from archspec.spec import Spec
 from archspec.spec.model import MAX_SEED
@@ -167,13 +167,12 @@ def example_inputs(
     s = _spec(spec)
     a = analyze(s, s.pick(model)[0], sizes)  # checks the size names and what the layers accept
     gen = torch.Generator().manual_seed(seed)
-    sized = _Sizes(sizes or {})
     out = []
     for name in a.graph.inputs:
         node = a.graph.nodes[name]
         assert isinstance(node, InputNode)
         t = node.out
-        shape = [expr.eval_dim(d, sized) for d in t.shape]
+        shape = list(concrete(t, sizes or {}, DEFAULT_SIZE))
         if t.dtype.startswith("int"):
             high = node.high or _id_high(a, name)
             x = torch.randint(0, high, shape, generator=gen, dtype=getattr(torch, t.dtype))
@@ -194,17 +193,6 @@ def _id_high(a: Analysis, name: str) -> int:
             if high is not None:
                 highs.append(high)
     return min(highs) if highs else 2
-
-
-class _Sizes(dict[str, int]):
-    def __init__(self, sizes: Mapping[str, int]) -> None:
-        super().__init__(sizes)
-
-    def __contains__(self, key: object) -> bool:
-        return True
-
-    def __missing__(self, key: str) -> int:
-        return DEFAULT_SIZE
 
 
 def _spec(spec: Spec | str | Path) -> Spec:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from archspec import expr
-from archspec.dims import TensorType
 from archspec.errors import ArchspecError, Loc, did_you_mean
 from archspec.ir import args as block_args
 from archspec.ir.budget import MAX_NODES
@@ -19,6 +18,7 @@ from archspec.ir.graph import Graph, GraphNode, InputNode, LayerNode, Node, spli
 from archspec.ir.order import assign_names, dependencies, elaboration_order
 from archspec.ir.typing import bind, check_size, layer_outputs
 from archspec.layers import registry
+from archspec.shapes import TensorType, as_dim
 from archspec.spec.entries import EVALUATED, Entry, read_entries
 from archspec.spec.loader import PathKey
 from archspec.spec.model import EntryFields, InputSpec
@@ -56,7 +56,7 @@ class Elaborator:
             spec = self._input_dims(spec, path)
             self._check_input(spec, path)
             node = InputNode(inp, _join(prefix, inp), loc=self.src.loc(path), high=spec.high)
-            node.declared = TensorType(tuple(spec.shape), spec.dtype)
+            node.declared = TensorType(tuple(as_dim(d) for d in spec.shape), spec.dtype)
             node.outs = {"out": check_size(node, node.declared if given is None else bind(node, given[i]))}
             graph.nodes[inp] = node
             graph.inputs.append(inp)

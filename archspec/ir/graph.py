@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from archspec.dims import TensorType
 from archspec.errors import Loc
+from archspec.shapes import TensorType
 
 if TYPE_CHECKING:
     import networkx as nx

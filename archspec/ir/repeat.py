@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from archspec.dims import TensorType
 from archspec.errors import ArchspecError
 from archspec.ir.budget import MAX_REPEAT
 from archspec.ir.graph import Graph, GraphNode, InputNode, LayerNode
+from archspec.shapes import TensorType
 from archspec.spec.entries import Entry
 from archspec.spec.model import EntryFields
 

@@ -3,10 +3,10 @@ model's declared inputs bound to what the caller gives, and the sanity of every 
 
 from __future__ import annotations
 
-from archspec.dims import TensorType
 from archspec.errors import ArchspecError
 from archspec.ir.graph import Graph, InputNode, LayerNode, Node
 from archspec.layers.base import ShapeError
+from archspec.shapes import TensorType
 
 MAX_NUMEL = 2**62  # torch indexes tensors with int64
 
@@ -55,7 +55,7 @@ def bind(node: InputNode, got: TensorType) -> TensorType:
         return got
     ok = want.rank == got.rank and want.dtype == got.dtype
     ok = ok and all(
-        isinstance(w, str) or not isinstance(g, int) or w == g
+        not isinstance(w, int) or not isinstance(g, int) or w == g
         for w, g in zip(want.shape, got.shape, strict=False)
     )
     if not ok:

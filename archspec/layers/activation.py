@@ -6,9 +6,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from archspec.dims import TensorType
 from archspec.layers import register_layer
 from archspec.layers.base import LayerParams, LayerType, Shape, TorchCtor, need_float, numel
+from archspec.shapes import TensorType, tensor
 
 
 class _Elementwise(LayerType):
@@ -16,7 +16,7 @@ class _Elementwise(LayerType):
 
     family = "activation"
     torch_cls: ClassVar[str]
-    examples = [({}, [TensorType(("batch", 6))]), ({}, [TensorType(("batch", 2, 3, 3))])]
+    examples = [({}, [tensor("batch", 6)]), ({}, [tensor("batch", 2, 3, 3)])]
 
     @classmethod
     def infer(cls, p: LayerParams, xs: list[TensorType]) -> TensorType:

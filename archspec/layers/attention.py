@@ -9,7 +9,6 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from archspec.dims import Dim, TensorType
 from archspec.layers import register_layer
 from archspec.layers.base import (
     LayerParams,
@@ -21,6 +20,7 @@ from archspec.layers.base import (
     need_int,
     need_rank,
 )
+from archspec.shapes import Dim, TensorType, tensor
 
 Rate = Annotated[float, Field(ge=0.0, lt=1.0)]  # a dropout probability
 
@@ -109,10 +109,10 @@ class MultiheadAttention(LayerType):
         causal: bool = False
 
     examples = [
-        ({"heads": 4}, [TensorType(("batch", "seq", 16))]),
-        ({"heads": 2, "causal": True, "bias": False}, [TensorType(("batch", "seq", 8))]),
-        ({"heads": 4}, [TensorType(("batch", "seq", 16)), TensorType(("batch", 6, 16))]),
-        ({"heads": 2, "causal": True}, [TensorType(("batch", "seq", 8)), TensorType(("batch", 9, 12))]),
+        ({"heads": 4}, [tensor("batch", "seq", 16)]),
+        ({"heads": 2, "causal": True, "bias": False}, [tensor("batch", "seq", 8)]),
+        ({"heads": 4}, [tensor("batch", "seq", 16), tensor("batch", 6, 16)]),
+        ({"heads": 2, "causal": True}, [tensor("batch", "seq", 8), tensor("batch", 9, 12)]),
     ]
 
     @classmethod
@@ -189,7 +189,7 @@ class TransformerEncoderLayer(LayerType):
     primary = "heads"
     Params = TransformerParams
     examples = [
-        ({"heads": 4, "dropout": 0.0}, [TensorType(("batch", "seq", 16))]),
+        ({"heads": 4, "dropout": 0.0}, [tensor("batch", "seq", 16)]),
         (
             {
                 "heads": 2,
@@ -199,9 +199,9 @@ class TransformerEncoderLayer(LayerType):
                 "causal": True,
                 "dropout": 0.0,
             },
-            [TensorType(("batch", "seq", 8))],
+            [tensor("batch", "seq", 8)],
         ),
-        ({"heads": 3, "bias": False, "layer_norm_eps": 1e-6, "dropout": 0.0}, [TensorType(("batch", 4, 12))]),
+        ({"heads": 3, "bias": False, "layer_norm_eps": 1e-6, "dropout": 0.0}, [tensor("batch", 4, 12)]),
     ]
 
     @classmethod
@@ -296,7 +296,7 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
     min_inputs = 2
     max_inputs = 2
     examples = [
-        ({"heads": 4, "dropout": 0.0}, [TensorType(("batch", "seq", 16)), TensorType(("batch", 6, 16))]),
+        ({"heads": 4, "dropout": 0.0}, [tensor("batch", "seq", 16), tensor("batch", 6, 16)]),
         (
             {
                 "heads": 2,
@@ -307,7 +307,7 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
                 "bias": False,
                 "dropout": 0.0,
             },
-            [TensorType(("batch", "seq", 8)), TensorType(("batch", "seq", 8))],
+            [tensor("batch", "seq", 8), tensor("batch", "seq", 8)],
         ),
     ]
 
@@ -363,10 +363,10 @@ class PositionalEncoding(LayerType):
     primary = "kind"
     Params = PositionalParams
     examples = [
-        ({}, [TensorType(("batch", "seq", 16))]),
-        ({"kind": "learned", "max_len": 32}, [TensorType(("batch", "seq", 16))]),
-        ({"kind": "sinusoidal", "max_len": 64}, [TensorType(("batch", "seq", 7))]),
-        ({"kind": "learned"}, [TensorType(("batch", 10, 12))]),
+        ({}, [tensor("batch", "seq", 16)]),
+        ({"kind": "learned", "max_len": 32}, [tensor("batch", "seq", 16)]),
+        ({"kind": "sinusoidal", "max_len": 64}, [tensor("batch", "seq", 7)]),
+        ({"kind": "learned"}, [tensor("batch", 10, 12)]),
     ]
 
     @classmethod

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
-from archspec.dims import Dim, TensorType
+from archspec.shapes import Dim, TensorType
 
 Shape = tuple[int, ...]
 

@@ -6,8 +6,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import NonNegativeInt, PositiveInt, ValidationInfo, field_validator
 
-from archspec import dims
-from archspec.dims import Dim, TensorType
+from archspec import shapes as dims
 from archspec.layers import register_layer
 from archspec.layers.base import (
     LayerParams,
@@ -20,6 +19,7 @@ from archspec.layers.base import (
     need_rank,
     numel,
 )
+from archspec.shapes import Dim, TensorType, tensor
 
 # Shared spatial helpers (pool.py uses them too) ---------------------------------------
 
@@ -227,12 +227,12 @@ class Conv1d(_Conv):
         ndim = 1
 
     examples = [
-        ({"out": 8, "kernel": 3}, [TensorType(("batch", 4, "seq"))]),
+        ({"out": 8, "kernel": 3}, [tensor("batch", 4, "seq")]),
         (
             {"out": 4, "kernel": 2, "stride": 2, "padding": 1, "dilation": 2, "groups": 2, "bias": False},
-            [TensorType(("batch", 6, "seq"))],
+            [tensor("batch", 6, "seq")],
         ),
-        ({"out": 5, "kernel": [4], "padding": "same"}, [TensorType(("batch", 3, "seq"))]),
+        ({"out": 5, "kernel": [4], "padding": "same"}, [tensor("batch", 3, "seq")]),
     ]
 
 
@@ -254,17 +254,17 @@ class Conv2d(_Conv):
         ndim = 2
 
     examples = [
-        ({"out": 8, "kernel": 3}, [TensorType(("batch", 3, "h", "w"))]),
+        ({"out": 8, "kernel": 3}, [tensor("batch", 3, "h", "w")]),
         (
             {"out": 6, "kernel": [3, 1], "stride": 2, "padding": 1, "bias": False},
-            [TensorType(("batch", 4, "h", "w"))],
+            [tensor("batch", 4, "h", "w")],
         ),
         (
             {"out": 8, "kernel": 3, "padding": "same", "dilation": 2, "groups": 4},
-            [TensorType(("batch", 4, "h", "w"))],
+            [tensor("batch", 4, "h", "w")],
         ),
         (
             {"out": 4, "kernel": 2, "stride": [2, 1], "padding": "valid", "groups": 2},
-            [TensorType(("batch", 2, "h", "w"))],
+            [tensor("batch", 2, "h", "w")],
         ),
     ]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import PositiveInt, ValidationInfo, field_validator
 
-from archspec.dims import TensorType
 from archspec.layers import register_layer
 from archspec.layers.base import LayerParams, LayerType, Shape, ShapeError, TorchCtor
+from archspec.shapes import TensorType, tensor
 
 
 @register_layer
@@ -39,8 +39,8 @@ class Embedding(LayerType):
             return idx
 
     examples = [
-        ({"num": 10, "dim": 4}, [TensorType(("batch", "seq"), "int64")]),
-        ({"num": 6, "dim": 3, "padding_idx": 0}, [TensorType(("batch",), "int32")]),
+        ({"num": 10, "dim": 4}, [tensor("batch", "seq", dtype="int64")]),
+        ({"num": 6, "dim": 3, "padding_idx": 0}, [tensor("batch", dtype="int32")]),
     ]
 
     @classmethod
@@ -53,7 +53,7 @@ class Embedding(LayerType):
                 got=str(x),
                 hint="declare the input with dtype int64; float features go to a `linear` instead",
             )
-        return TensorType((*x.shape, p.dim), "float32")
+        return tensor(*x.shape, p.dim, dtype="float32")
 
     @classmethod
     def penalized(cls, p: Params, xs: list[TensorType]) -> tuple[str, ...]:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
-from archspec import dims
-from archspec.dims import Dim, TensorType
+from archspec import shapes as dims
 from archspec.layers import register_layer
 from archspec.layers.base import (
     LayerParams,
@@ -21,6 +21,7 @@ from archspec.layers.base import (
     need_rank,
     numel,
 )
+from archspec.shapes import Dim, TensorType, tensor
 
 PosPair = Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
 NonNegPair = Annotated[list[NonNegativeInt], Field(min_length=2, max_length=2)]
@@ -173,11 +174,11 @@ class ConvTranspose1d(_ConvTranspose):
     examples = [
         (
             {"out": 8, "kernel": 4, "stride": 2, "padding": 1, "bias": False},
-            [TensorType(("batch", 6, "seq"))],
+            [tensor("batch", 6, "seq")],
         ),
         (
             {"out": 4, "kernel": 3, "stride": 3, "output_padding": 2, "dilation": 2, "groups": 2},
-            [TensorType(("batch", 6, "w"))],
+            [tensor("batch", 6, "w")],
         ),
     ]
 
@@ -199,8 +200,8 @@ class ConvTranspose2d(_ConvTranspose):
     nd = 2
     Params = ConvTranspose2dParams
     examples = [
-        ({"out": 16, "kernel": 4, "stride": 1, "padding": 0}, [TensorType(("batch", 10, 1, 1))]),
-        ({"out": 8, "kernel": 4, "stride": 2, "padding": 1}, [TensorType(("batch", 6, "h", "w"))]),
+        ({"out": 16, "kernel": 4, "stride": 1, "padding": 0}, [tensor("batch", 10, 1, 1)]),
+        ({"out": 8, "kernel": 4, "stride": 2, "padding": 1}, [tensor("batch", 6, "h", "w")]),
         (
             {
                 "out": 6,
@@ -211,9 +212,9 @@ class ConvTranspose2d(_ConvTranspose):
                 "dilation": [1, 2],
                 "groups": 3,
             },
-            [TensorType(("batch", 3, "h", "w"))],
+            [tensor("batch", 3, "h", "w")],
         ),
-        ({"out": 5, "kernel": 3, "padding": 1, "bias": False}, [TensorType((4, "h", "w"))]),
+        ({"out": 5, "kernel": 3, "padding": 1, "bias": False}, [tensor(4, "h", "w")]),
     ]
 
 
@@ -247,11 +248,11 @@ class Upsample(LayerType):
             return self
 
     examples = [
-        ({"scale": 2}, [TensorType(("batch", 3, "h", "w"))]),
-        ({"scale": 1.5, "mode": "bilinear"}, [TensorType(("batch", 3, "h", "w"))]),
-        ({"size": [16, 20], "mode": "bilinear", "align_corners": True}, [TensorType(("batch", 2, "h", "w"))]),
-        ({"scale": 3}, [TensorType(("batch", 4, "seq"))]),
-        ({"size": 10}, [TensorType(("batch", 4, "seq"))]),
+        ({"scale": 2}, [tensor("batch", 3, "h", "w")]),
+        ({"scale": 1.5, "mode": "bilinear"}, [tensor("batch", 3, "h", "w")]),
+        ({"size": [16, 20], "mode": "bilinear", "align_corners": True}, [tensor("batch", 2, "h", "w")]),
+        ({"scale": 3}, [tensor("batch", 4, "seq")]),
+        ({"size": 10}, [tensor("batch", 4, "seq")]),
     ]
 
     @classmethod
@@ -310,4 +311,6 @@ def _scaled(d: Dim, scale: int | float) -> Dim:
                 hint="use a larger scale or a fixed size",
             )
         return out
-    return f"int({d if str(d).isidentifier() else f'({d})'} * {scale!r})"
+    # a float is a dyadic rational p / 2^k, and floor(L * p / 2^k) is what torch computes
+    num, den = Fraction(scale).as_integer_ratio()
+    return (d * num) // den

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pydantic import PositiveInt
 
-from archspec.dims import TensorType
 from archspec.layers import register_layer
 from archspec.layers.base import (
     LayerParams,
@@ -16,6 +15,7 @@ from archspec.layers.base import (
     need_rank,
     numel,
 )
+from archspec.shapes import TensorType, tensor
 
 
 @register_layer
@@ -33,8 +33,8 @@ class Linear(LayerType):
         bias: bool = True
 
     examples = [
-        ({"out": 7}, [TensorType(("batch", 5))]),
-        ({"out": 3, "bias": False}, [TensorType(("batch", "seq", 4))]),
+        ({"out": 7}, [tensor("batch", 5)]),
+        ({"out": 3, "bias": False}, [tensor("batch", "seq", 4)]),
     ]
 
     @classmethod

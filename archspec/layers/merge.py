@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from archspec import dims
-from archspec.dims import TensorType
+from archspec import shapes as dims
 from archspec.layers import register_layer
 from archspec.layers.base import LayerParams, LayerType, Shape, ShapeError, TorchFn, numel
+from archspec.shapes import TensorType, tensor
 
 
 def _check_inputs(xs: list[TensorType]) -> None:
@@ -89,8 +89,8 @@ class Add(_Elementwise):
     fn = "operator.add"
     source = "{0} + {1}"
     examples = [
-        ({}, [TensorType(("batch", 3, "h", "w")), TensorType(("batch", 3, "h", "w"))]),
-        ({}, [TensorType(("batch", "seq", 4))] * 3),
+        ({}, [tensor("batch", 3, "h", "w"), tensor("batch", 3, "h", "w")]),
+        ({}, [tensor("batch", "seq", 4)] * 3),
     ]
 
 
@@ -105,8 +105,8 @@ class Multiply(_Elementwise):
     fn = "operator.mul"
     source = "{0} * {1}"
     examples = [
-        ({}, [TensorType(("batch", 6)), TensorType(("batch", 6))]),
-        ({}, [TensorType(("batch", 2, "seq"))] * 3),
+        ({}, [tensor("batch", 6), tensor("batch", 6)]),
+        ({}, [tensor("batch", 2, "seq")] * 3),
     ]
 
     @classmethod
@@ -131,9 +131,9 @@ class Concat(LayerType):
         dim: int = 1
 
     examples = [
-        ({}, [TensorType(("batch", 3, "h", "w")), TensorType(("batch", 5, "h", "w"))]),
-        ({"dim": -1}, [TensorType(("batch", "seq", 2)), TensorType(("batch", "seq", 3))] * 2),
-        ({"dim": 1}, [TensorType(("batch", "seq", 4)), TensorType(("batch", "seq", 4))]),
+        ({}, [tensor("batch", 3, "h", "w"), tensor("batch", 5, "h", "w")]),
+        ({"dim": -1}, [tensor("batch", "seq", 2), tensor("batch", "seq", 3)] * 2),
+        ({"dim": 1}, [tensor("batch", "seq", 4), tensor("batch", "seq", 4)]),
     ]
 
     @classmethod

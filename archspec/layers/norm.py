@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from archspec.dims import TensorType
 from archspec.layers import register_layer
 from archspec.layers.base import (
     LayerParams,
@@ -17,6 +16,7 @@ from archspec.layers.base import (
     need_rank,
     numel,
 )
+from archspec.shapes import TensorType, tensor
 
 
 @register_layer
@@ -39,9 +39,9 @@ class BatchNorm(LayerType):
         affine: bool = True
 
     examples = [
-        ({}, [TensorType(("batch", 6))]),
-        ({"momentum": 0.01}, [TensorType(("batch", 4, "seq"))]),
-        ({"eps": 1e-3, "affine": False}, [TensorType(("batch", 3, "h", "w"))]),
+        ({}, [tensor("batch", 6)]),
+        ({"momentum": 0.01}, [tensor("batch", 4, "seq")]),
+        ({"eps": 1e-3, "affine": False}, [tensor("batch", 3, "h", "w")]),
     ]
 
     @classmethod
@@ -103,9 +103,9 @@ class LayerNorm(LayerType):
         bias: bool = True
 
     examples = [
-        ({}, [TensorType(("batch", "seq", 8))]),
-        ({"dims": 2, "bias": False}, [TensorType(("batch", 3, 4))]),
-        ({"eps": 1e-6, "elementwise_affine": False}, [TensorType(("batch", 5))]),
+        ({}, [tensor("batch", "seq", 8)]),
+        ({"dims": 2, "bias": False}, [tensor("batch", 3, 4)]),
+        ({"eps": 1e-6, "elementwise_affine": False}, [tensor("batch", 5)]),
     ]
 
     @classmethod

@@ -6,7 +6,6 @@ from typing import Any, ClassVar
 
 from pydantic import NonNegativeInt, PositiveInt
 
-from archspec.dims import TensorType
 from archspec.layers import register_layer
 from archspec.layers.base import (
     LayerType,
@@ -18,6 +17,7 @@ from archspec.layers.base import (
     numel,
 )
 from archspec.layers.conv import SpatialParams, fmt_size, per_dim, spatial_out, torch_arg
+from archspec.shapes import TensorType, tensor
 
 
 def _need_spatial(name: str, x: TensorType, ndim: int) -> None:
@@ -103,15 +103,15 @@ class _Pool2dParams(_PoolParams):
 
 
 _EX_1D: list[tuple[dict[str, Any], list[TensorType]]] = [
-    ({"kernel": 2}, [TensorType(("batch", 3, "seq"))]),
-    ({"kernel": 2, "padding": 1, "ceil_mode": True}, [TensorType(("batch", 3, "seq"))]),
-    ({"kernel": [3], "stride": 1, "padding": 1}, [TensorType(("batch", 2, "seq"))]),
+    ({"kernel": 2}, [tensor("batch", 3, "seq")]),
+    ({"kernel": 2, "padding": 1, "ceil_mode": True}, [tensor("batch", 3, "seq")]),
+    ({"kernel": [3], "stride": 1, "padding": 1}, [tensor("batch", 2, "seq")]),
 ]
 _EX_2D: list[tuple[dict[str, Any], list[TensorType]]] = [
-    ({"kernel": 2}, [TensorType(("batch", 3, "h", "w"))]),
-    ({"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True}, [TensorType(("batch", 3, "h", "w"))]),
-    ({"kernel": [3, 2], "stride": [1, 2]}, [TensorType(("batch", 2, "h", "w"))]),
-    ({"kernel": 2, "padding": 1, "ceil_mode": True}, [TensorType(("batch", 2, "h", "w"))]),
+    ({"kernel": 2}, [tensor("batch", 3, "h", "w")]),
+    ({"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True}, [tensor("batch", 3, "h", "w")]),
+    ({"kernel": [3, 2], "stride": [1, 2]}, [tensor("batch", 2, "h", "w")]),
+    ({"kernel": 2, "padding": 1, "ceil_mode": True}, [tensor("batch", 2, "h", "w")]),
 ]
 
 
@@ -127,7 +127,7 @@ class MaxPool1d(_Pool):
     @classmethod
     def onnx_issue(cls, p: object, opset: int, xs: list[TensorType]) -> str | None:
         length = xs[0].shape[-1] if xs else 1
-        if isinstance(length, str):
+        if not isinstance(length, int):
             return (
                 f"torch.export fixes the length '{length}' of a max_pool1d input at its traced size; "
                 "export with a fixed size (--dim NAME=N)"
@@ -214,8 +214,8 @@ class AdaptiveAvgPool1d(_Adaptive):
         ndim = 1
 
     examples = [
-        ({"size": 4}, [TensorType(("batch", 3, "seq"))]),
-        ({"size": [1]}, [TensorType(("batch", 2, "seq"))]),
+        ({"size": 4}, [tensor("batch", 3, "seq")]),
+        ({"size": [1]}, [tensor("batch", 2, "seq")]),
     ]
 
 
@@ -233,8 +233,8 @@ class AdaptiveAvgPool2d(_Adaptive):
         ndim = 2
 
     examples = [
-        ({"size": 1}, [TensorType(("batch", 3, "h", "w"))]),
-        ({"size": [2, 3]}, [TensorType(("batch", 4, "h", "w"))]),
+        ({"size": 1}, [tensor("batch", 3, "h", "w")]),
+        ({"size": [2, 3]}, [tensor("batch", 4, "h", "w")]),
     ]
 
 
@@ -248,8 +248,8 @@ class GlobalAvgPool(LayerType):
     name = "global_avg_pool"
     family = "pool"
     examples = [
-        ({}, [TensorType(("batch", 3, "h", "w"))]),
-        ({}, [TensorType(("batch", 4, "seq"))]),
+        ({}, [tensor("batch", 3, "h", "w")]),
+        ({}, [tensor("batch", 4, "seq")]),
     ]
 
     @classmethod

@@ -6,7 +6,6 @@ from typing import ClassVar, Literal, Self
 
 from pydantic import Field, PositiveInt, model_validator
 
-from archspec.dims import TensorType
 from archspec.layers import register_layer
 from archspec.layers.base import (
     LayerParams,
@@ -17,6 +16,7 @@ from archspec.layers.base import (
     need_int,
     need_rank,
 )
+from archspec.shapes import TensorType, tensor
 
 Output = Literal["sequence", "last", "hidden"]
 
@@ -159,14 +159,14 @@ class RNN(_Recurrent):
     gates = 1
     torch_cls = "recurrent.RNN"
     examples = [
-        ({"hidden": 8}, [TensorType(("batch", "seq", 5))]),
+        ({"hidden": 8}, [tensor("batch", "seq", 5)]),
         (
             {"hidden": 6, "nonlinearity": "relu", "output": "last", "bias": False},
-            [TensorType(("batch", "seq", 4))],
+            [tensor("batch", "seq", 4)],
         ),
         (
             {"hidden": 4, "layers": 2, "bidirectional": True, "output": "hidden"},
-            [TensorType(("batch", "seq", 3))],
+            [tensor("batch", "seq", 3)],
         ),
     ]
 
@@ -178,7 +178,7 @@ class RNN(_Recurrent):
     @classmethod
     def onnx_issue(cls, p: RecurrentParams, opset: int, xs: list[TensorType]) -> str | None:
         seq = xs[0].shape[1] if xs and xs[0].rank == 3 else 1
-        if isinstance(seq, str):
+        if not isinstance(seq, int):
             return (
                 f"torch unrolls an Elman rnn over time, so the sequence dim '{seq}' cannot stay "
                 "dynamic; export with a fixed size (--dim seq=N), or use lstm/gru"
@@ -207,12 +207,12 @@ class LSTM(_Recurrent):
     gates = 4
     torch_cls = "recurrent.LSTM"
     examples = [
-        ({"hidden": 8}, [TensorType(("batch", "seq", 5))]),
-        ({"hidden": 6, "layers": 2, "bidirectional": True}, [TensorType(("batch", "seq", 4))]),
-        ({"hidden": 4, "output": "last", "bidirectional": True}, [TensorType(("batch", "seq", 3))]),
+        ({"hidden": 8}, [tensor("batch", "seq", 5)]),
+        ({"hidden": 6, "layers": 2, "bidirectional": True}, [tensor("batch", "seq", 4)]),
+        ({"hidden": 4, "output": "last", "bidirectional": True}, [tensor("batch", "seq", 3)]),
         (
             {"hidden": 5, "layers": 3, "bidirectional": True, "output": "hidden", "bias": False},
-            [TensorType(("batch", "seq", 6))],
+            [tensor("batch", "seq", 6)],
         ),
     ]
 
@@ -233,10 +233,10 @@ class GRU(_Recurrent):
     gates = 3
     torch_cls = "recurrent.GRU"
     examples = [
-        ({"hidden": 8}, [TensorType(("batch", "seq", 5))]),
-        ({"hidden": 6, "output": "last", "bias": False}, [TensorType(("batch", "seq", 4))]),
+        ({"hidden": 8}, [tensor("batch", "seq", 5)]),
+        ({"hidden": 6, "output": "last", "bias": False}, [tensor("batch", "seq", 4)]),
         (
             {"hidden": 4, "layers": 2, "bidirectional": True, "output": "hidden"},
-            [TensorType(("batch", "seq", 3))],
+            [tensor("batch", "seq", 3)],
         ),
     ]

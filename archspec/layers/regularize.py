@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from archspec.dims import TensorType
 from archspec.layers import register_layer
 from archspec.layers.base import LayerParams, LayerType, TorchCtor, need_float
+from archspec.shapes import TensorType, tensor
 
 
 @register_layer
@@ -23,7 +23,7 @@ class Dropout(LayerType):
     class Params(LayerParams):
         p: float = Field(0.5, ge=0, le=1)
 
-    examples = [({}, [TensorType(("batch", 6))]), ({"p": 0.1}, [TensorType(("batch", "seq", 4))])]
+    examples = [({}, [tensor("batch", 6)]), ({"p": 0.1}, [tensor("batch", "seq", 4)])]
 
     @classmethod
     def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:

@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt
 
-from archspec.dims import TensorType
 from archspec.layers import register_layer
 from archspec.layers.base import LayerParams, LayerType, Shape, TorchCtor, need_float, need_int, need_rank
+from archspec.shapes import TensorType, tensor
 
 
 @register_layer
@@ -44,12 +44,12 @@ class Reservoir(LayerType):
         output: Literal["sequence", "last"] = "sequence"
 
     examples = [
-        ({"size": 20}, [TensorType(("batch", "seq", 3))]),
+        ({"size": 20}, [tensor("batch", "seq", 3)]),
         (
             {"size": 8, "spectral_radius": 1.2, "sparsity": 0.0, "leak": 0.3, "seed": 7, "output": "last"},
-            [TensorType(("batch", "seq", 5))],
+            [tensor("batch", "seq", 5)],
         ),
-        ({"size": 16, "input_scaling": 0.5}, [TensorType(("batch", 10, 2))]),
+        ({"size": 16, "input_scaling": 0.5}, [tensor("batch", 10, 2)]),
     ]
 
     @classmethod

@@ -6,10 +6,10 @@ from typing import NoReturn
 
 from pydantic import Field, NonNegativeInt, field_validator
 
-from archspec import dims
-from archspec.dims import TensorType
+from archspec import shapes as dims
 from archspec.layers import register_layer
 from archspec.layers.base import LayerParams, LayerType, ShapeError, TorchCtor, numel
+from archspec.shapes import TensorType, tensor
 
 
 def _dim_index(d: int, x: TensorType, what: str) -> int:
@@ -39,9 +39,9 @@ class Flatten(LayerType):
         end_dim: int = -1
 
     examples = [
-        ({}, [TensorType(("batch", 3, "h", "w"))]),
-        ({"start_dim": 2}, [TensorType(("batch", "seq", 2, 3))]),
-        ({"start_dim": 1, "end_dim": 2}, [TensorType(("batch", 4, "seq", 2), "int64")]),
+        ({}, [tensor("batch", 3, "h", "w")]),
+        ({"start_dim": 2}, [tensor("batch", "seq", 2, 3)]),
+        ({"start_dim": 1, "end_dim": 2}, [tensor("batch", 4, "seq", 2, dtype="int64")]),
     ]
 
     @classmethod
@@ -90,9 +90,9 @@ class Reshape(LayerType):
             return shape
 
     examples = [
-        ({"shape": [4, 3]}, [TensorType(("batch", 12))]),
-        ({"shape": [-1, 2]}, [TensorType(("batch", "seq", 4))]),
-        ({"shape": [2, -1, 3]}, [TensorType(("batch", 3, 4), "int64")]),
+        ({"shape": [4, 3]}, [tensor("batch", 12)]),
+        ({"shape": [-1, 2]}, [tensor("batch", "seq", 4)]),
+        ({"shape": [2, -1, 3]}, [tensor("batch", 3, 4, dtype="int64")]),
     ]
 
     @classmethod
@@ -157,8 +157,8 @@ class Permute(LayerType):
             return order
 
     examples = [
-        ({"dims": [0, 2, 1]}, [TensorType(("batch", "seq", 4))]),
-        ({"dims": [0, 2, 3, 1]}, [TensorType(("batch", 3, "h", "w"))]),
+        ({"dims": [0, 2, 1]}, [tensor("batch", "seq", 4)]),
+        ({"dims": [0, 2, 3, 1]}, [tensor("batch", 3, "h", "w")]),
     ]
 
     @classmethod
@@ -187,7 +187,7 @@ class Identity(LayerType):
 
     name = "identity"
     family = "shape"
-    examples = [({}, [TensorType(("batch", 5))]), ({}, [TensorType(("batch", "seq"), "int64")])]
+    examples = [({}, [tensor("batch", 5)]), ({}, [tensor("batch", "seq", dtype="int64")])]
 
     @classmethod
     def torch(cls, p: object, xs: list[TensorType]) -> TorchCtor:
@@ -210,9 +210,9 @@ class Select(LayerType):
         dim: int = 1
 
     examples = [
-        ({"index": 0}, [TensorType(("batch", "seq", 6))]),
-        ({"index": -1, "dim": 1}, [TensorType(("batch", "seq", 4))]),
-        ({"index": 2, "dim": -1}, [TensorType(("batch", 3, 5))]),
+        ({"index": 0}, [tensor("batch", "seq", 6)]),
+        ({"index": -1, "dim": 1}, [tensor("batch", "seq", 4)]),
+        ({"index": 2, "dim": -1}, [tensor("batch", 3, 5)]),
     ]
 
     @classmethod

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from archspec.dims import TensorType
 from archspec.layers import register_layer
 from archspec.layers.base import LayerParams, LayerType, TorchCtor, need_float
+from archspec.shapes import TensorType, tensor
 
 
 @register_layer
@@ -25,9 +25,9 @@ class Step(LayerType):
         threshold: float = 0.0
 
     examples = [
-        ({}, [TensorType(("batch", 6))]),
-        ({"threshold": 0.5}, [TensorType(("batch", "seq", 4))]),
-        ({"threshold": -1}, [TensorType(("batch", 3, "h", "w"), "float64")]),
+        ({}, [tensor("batch", 6)]),
+        ({"threshold": 0.5}, [tensor("batch", "seq", 4)]),
+        ({"threshold": -1}, [tensor("batch", 3, "h", "w", dtype="float64")]),
     ]
 
     @classmethod

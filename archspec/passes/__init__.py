@@ -19,13 +19,13 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from archspec.dims import TensorType
 from archspec.ir import elaborate_all, model_graph_unchecked
 from archspec.ir.graph import Counts, Graph, Node
 from archspec.passes.checks import check_used
 from archspec.passes.counts import count
 from archspec.passes.macs import count_macs
 from archspec.passes.sizing import check_size_names, check_sized, check_sizes, sized_type
+from archspec.shapes import TensorType
 from archspec.spec import Spec
 
 __all__ = ["Analysis", "analyze", "analyze_all", "check_spec", "model_graph"]
@@ -143,7 +143,7 @@ def analyze_all(
 def _analyze(spec: Spec, name: str, sizes: dict[str, int]) -> Analysis:
     check_sizes(sizes)
     graph, totals = model_graph(spec, name)
-    symbols = {d for n in graph.inputs for d in graph.nodes[n].out.shape if isinstance(d, str)}
+    symbols = {s for n in graph.inputs for s in graph.nodes[n].out.symbols}
     a = Analysis(spec, name, graph, totals, sizes, symbols)
     for n in graph.inputs:
         check_sized(graph.nodes[n], sizes)

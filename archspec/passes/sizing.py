@@ -9,21 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from archspec import expr
-from archspec.dims import Dim, TensorType
 from archspec.errors import ArchspecError, did_you_mean
 from archspec.ir.graph import Node
 from archspec.ir.typing import check_size
+from archspec.shapes import Dim, TensorType, subs
 
 
 def sized_dim(d: Dim, sizes: Mapping[str, int]) -> Dim:
     """``d`` with the given sizes substituted (an int once every symbol it uses is sized)."""
-    if isinstance(d, int):
-        return d
-    try:
-        return expr.eval_dim(d, sizes)
-    except expr.ExprError:
-        return d
+    return d if isinstance(d, int) else subs(d, {s: v for s, v in sizes.items() if s in d.symbols})
 
 
 def sized_type(t: TensorType, sizes: Mapping[str, int]) -> TensorType:
@@ -32,10 +26,15 @@ def sized_type(t: TensorType, sizes: Mapping[str, int]) -> TensorType:
     return t.with_shape(tuple(sized_dim(d, sizes) for d in t.shape))
 
 
-def concrete(t: TensorType, sizes: Mapping[str, int]) -> tuple[int, ...]:
-    """Every dim an int: sized symbols at their size, the others at 1."""
-    ones = _Ones(sizes)
-    return tuple(d if isinstance(d, int) else expr.eval_dim(d, ones) for d in t.shape)
+def concrete(t: TensorType, sizes: Mapping[str, int], default: int = 1) -> tuple[int, ...]:
+    """Every dim an int: sized symbols at their size, the others at ``default``."""
+    return tuple(concrete_dim(d, sizes, default) for d in t.shape)
+
+
+def concrete_dim(d: Dim, sizes: Mapping[str, int], default: int = 1) -> int:
+    if isinstance(d, int):
+        return d
+    return d.evaluate({s: sizes.get(s, default) for s in d.symbols})
 
 
 def check_sized(node: Node, sizes: Mapping[str, int]) -> None:
@@ -61,14 +60,3 @@ def check_size_names(models: list[str], symbols: list[set[str]], sizes: Mapping[
                 hint=did_you_mean(key, known)
                 or ("its symbolic dims: " + ", ".join(sorted(known)) if known else "it has none"),
             )
-
-
-class _Ones(dict[str, int]):
-    def __init__(self, sizes: Mapping[str, int]) -> None:
-        super().__init__(sizes)
-
-    def __contains__(self, key: object) -> bool:
-        return True
-
-    def __missing__(self, key: str) -> int:
-        return 1

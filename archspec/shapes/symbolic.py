@@ -115,6 +115,12 @@ class Sym:
             return _equal(self, other) is True
         if isinstance(other, int):
             return False  # a Sym is never a constant
+        if isinstance(other, str):  # its text, as users write it: `shape == ("batch", 3)`
+            try:
+                theirs = parse(other)
+            except ValueError:
+                return False
+            return isinstance(theirs, Sym) and _equal(self, theirs) is True
         return NotImplemented
 
     def __ne__(self, other: object) -> bool:

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt
 
-from archspec.dims import DTYPES
+from archspec.shapes import DTYPES
 
 DimSpec = Union[StrictInt, str]
 DType = Literal[DTYPES]  # type: ignore[valid-type]

@@ -18,6 +18,7 @@ from archspec.plugin import (
     need_int,
     numel,
     register_layer,
+    tensor,
 )
 
 
@@ -32,7 +33,7 @@ class SwiGLU(LayerType):
     class Params(LayerParams):
         hidden: PositiveInt
 
-    examples = [({"hidden": 8}, [TensorType(("batch", "seq", 6))])]
+    examples = [({"hidden": 8}, [tensor("batch", "seq", 6)])]
 
     @classmethod
     def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
