@@ -408,7 +408,7 @@ HOSTILE = 'q"uote \'s <b>x</b> &amp; back\\slash \\" end\n}{ ]; #quot; `md` -->|
 
 def hostile_analysis() -> Analysis:
     h = HOSTILE
-    t = tensor(h, 3)
+    t = tensor(3)  # dims are symbols or ints: no text of theirs reaches a diagram
 
     class Hostile(LayerType):
         name = h
