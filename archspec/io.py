@@ -112,9 +112,9 @@ class Transaction:
             for key in sorted(self.folders):
                 folder = self.folders[key]
                 lock = DirLock(folder, self.say)
-                lock.acquire()
+                locked = lock.acquire()
                 self.locks.append(lock)
-                remove_stale_stages(folder)
+                remove_stale_stages(folder, every=locked)
                 self.stages[key] = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=folder))
         except BaseException:
             self._clean(committed=False)
@@ -226,9 +226,10 @@ class DirLock:
         self.say = say
         self.fd: int | None = None
 
-    def acquire(self) -> None:
+    def acquire(self) -> bool:
+        """Wait for the lock; False where this system or filesystem has none."""
         if fcntl is None:
-            return
+            return False
         said = False
         while True:
             try:
@@ -248,12 +249,12 @@ class DirLock:
                     fcntl.flock(fd, fcntl.LOCK_EX)
                 except OSError:  # ENOLCK, EOPNOTSUPP: no locks on this filesystem
                     os.close(fd)
-                    return
+                    return False
                 if self._still_named(fd):
                     os.ftruncate(fd, 0)
                     os.write(fd, f"{os.getpid()}\n".encode())
                     self.fd = fd
-                    return
+                    return True
             except BaseException:
                 os.close(fd)
                 raise
@@ -284,12 +285,12 @@ class DirLock:
         self.fd = None
 
 
-def remove_stale_stages(folder: Path) -> list[Path]:
+def remove_stale_stages(folder: Path, every: bool = True) -> list[Path]:
     """Remove the staging folders that runs killed outright (SIGKILL, power loss) left in
-    ``folder``: those older than this process. Called with the folder locked, so no live run
-    is writing into them."""
+    ``folder``. With the folder locked (``every``) no live run can own one, so all go; without
+    a lock, only those older than this process."""
     removed: list[Path] = []
-    started = process_start_time()
+    started = float("inf") if every else process_start_time()
     try:
         entries = list(os.scandir(folder))
     except OSError:
