@@ -27,9 +27,11 @@ def compile_spec(args: argparse.Namespace, sizes: dict[str, int]) -> int:
 
         print("\n\n".join(summary_text(a) for a in analyses))
         print()
-    if "onnx" in emit:  # the ONNX step's node and memory bounds, before any work
+    if "onnx" in emit:  # the ONNX step's settings, node and memory bounds, before any work
+        from archspec.backends import onnx_limits
         from archspec.backends.onnx_export import check_limits
 
+        onnx_limits.timeout(args.onnx_timeout)
         for a in analyses:
             check_limits(a, max_nodes=args.onnx_max_nodes)
     stem = safe_stem(spec.name)
