@@ -26,8 +26,9 @@ def build(
 
     Submodules follow the spec's names; ``device="meta"`` allocates no weights; a ``seed``
     (or the spec's) gives identical weights on every build. Weights beyond the memory budget
-    (half the available memory, ``ARCHSPEC_MEMORY_BUDGET``, or ``memory_budget`` bytes) are
-    refused from the static counts, before torch is even imported.
+    (``memory_budget`` bytes, ``ARCHSPEC_MEMORY_BUDGET``, or half of what the process may
+    still allocate: available memory, RLIMIT_AS/RLIMIT_DATA, its cgroup's limit) are refused
+    from the static counts, before torch is even imported.
     """
     s = spec if isinstance(spec, Spec) else load(spec)
     name = s.pick(model)[0]

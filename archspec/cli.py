@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,35 +24,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    try:
-        result: int = args.func(args)
-        return result
-    except ArchspecError as e:
+    from archspec import interrupts
+
+    with interrupts.handle_signals():
+        try:
+            result: int = args.func(args)
+            failure: BaseException | None = None
+        except BaseException as e:
+            result, failure = EXIT_ERROR, e
+        interrupts.settle()  # from here on a further signal cannot cut the report short
+        signum = interrupts.received()
+        if signum is None and isinstance(failure, KeyboardInterrupt):
+            signum = signal.SIGINT
+        if signum is not None:  # the stack has unwound (staging folders removed): say so, once
+            print(f"interrupted by {signal.Signals(signum).name}", file=sys.stderr)
+            return 128 + signum
+        return result if failure is None else _failed(failure, args)
+
+
+def _failed(e: BaseException, args: argparse.Namespace) -> int:
+    """Report a failure: one message, and the exit status."""
+    if isinstance(e, ArchspecError):
         if getattr(args, "json", False):
             print(json.dumps({"error": e.to_dict()}, indent=2))
         print(e.format(), file=sys.stderr)
         return EXIT_ERROR
-    except BrokenPipeError:  # `archspec check ... | head`: stop quietly
+    if isinstance(e, BrokenPipeError):  # `archspec check ... | head`: stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
-    except OSError as e:  # disk full, permission denied...: the environment, not a bug
+    if isinstance(e, OSError):  # disk full, permission denied...: the environment, not a bug
         where = f" '{e.filename}'" if e.filename else ""
         err = ArchspecError("io", f"cannot write{where}: {e.strerror or e}; existing outputs were kept")
         print(err.format(), file=sys.stderr)
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    except Exception as e:  # an archspec bug: one line, the traceback only on request
-        if os.environ.get("ARCHSPEC_DEBUG"):
-            raise
-        print(f"internal error: {type(e).__name__}: {e}", file=sys.stderr)
-        print(
-            "  hint: this is a bug in archspec; rerun with ARCHSPEC_DEBUG=1 for the traceback",
-            file=sys.stderr,
-        )
-        return EXIT_INTERNAL
+    if not isinstance(e, Exception) or os.environ.get("ARCHSPEC_DEBUG"):
+        raise e  # SystemExit and the like are not ours to report; a bug's traceback on request
+    print(f"internal error: {type(e).__name__}: {e}", file=sys.stderr)
+    print("  hint: this is a bug in archspec; rerun with ARCHSPEC_DEBUG=1 for the traceback", file=sys.stderr)
+    return EXIT_INTERNAL
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,6 +93,20 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--atol", type=float, default=None, help="ONNX verification tolerance (default 1e-4)")
     c.add_argument(
         "--external-data", default=None, metavar="NAME", help="ONNX external data file name (>2 GB models)"
+    )
+    c.add_argument(
+        "--onnx-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="stop the ONNX step after this long (default 300, $ARCHSPEC_ONNX_TIMEOUT; 0 = no limit)",
+    )
+    c.add_argument(
+        "--onnx-max-nodes",
+        type=int,
+        default=None,
+        metavar="N",
+        help="refuse to export models of more layer nodes (default 5000, $ARCHSPEC_ONNX_MAX_NODES)",
     )
     c.add_argument("--quiet", action="store_true", help="no summary and no progress")
     c.add_argument("--depth", type=int, default=None, help="diagram depth (1 = collapsed blocks)")

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from archspec.errors import ArchspecError
-from archspec.io import Transaction
+from archspec.io import Transaction, safe_stem
 from archspec.passes import Analysis
 from archspec.pipeline import analyze_all, load
 
@@ -27,9 +27,17 @@ def compile_spec(args: argparse.Namespace, sizes: dict[str, int]) -> int:
 
         print("\n\n".join(summary_text(a) for a in analyses))
         print()
-    stem = _stem(spec.name)
+    if "onnx" in emit:  # the ONNX step's settings, node and memory bounds, before any work
+        from archspec.backends import onnx_limits
+        from archspec.backends.onnx_export import check_limits
+
+        onnx_limits.timeout(args.onnx_timeout)
+        for a in analyses:
+            check_limits(a, max_nodes=args.onnx_max_nodes)
+    stem = safe_stem(spec.name)
     notes: list[str] = []
-    with Transaction(args.out) as tx:  # every artifact appears, or none does
+    say = None if args.quiet else _say
+    with Transaction(args.out, say=say) as tx:  # every artifact appears, or none does
         for kind in emit:
             _EMITTERS[kind](analyses, tx, stem, args, notes)
     if not args.quiet:
@@ -72,9 +80,8 @@ def _available(kind: str) -> str | None:
     return None
 
 
-def _stem(name: str) -> str:
-    clean = "".join(c if c.isalnum() or c in "_-" else "_" for c in name)
-    return clean.strip("._") or "model"
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 Emitter = Callable[[list[Analysis], Transaction, str, argparse.Namespace, list[str]], None]
@@ -111,7 +118,7 @@ def _onnx(
     from archspec.backends.onnx_export import export_analysis
 
     for a in analyses:
-        name = stem if len(analyses) == 1 else f"{stem}.{a.model}"
+        name = stem if len(analyses) == 1 else f"{stem}.{safe_stem(a.model)}"
         target = tx.path(f"{name}.onnx")
         if args.external_data:
             tx.path(args.external_data)
@@ -122,6 +129,8 @@ def _onnx(
             atol=args.atol,
             external_data=args.external_data,
             progress=not args.quiet and sys.stderr.isatty(),
+            timeout=args.onnx_timeout,
+            max_nodes=args.onnx_max_nodes,
         )
         notes.append(report.describe())
 

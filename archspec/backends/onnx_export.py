@@ -28,7 +28,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from archspec import expr
+from archspec.backends import onnx_limits
 from archspec.errors import ArchspecError
+from archspec.guard import check_forward_budget
+from archspec.interrupts import deferred, time_limit
 from archspec.passes import Analysis
 from archspec.pipeline import analyze, load
 from archspec.shapes import Dim, TensorType
@@ -39,7 +42,7 @@ if TYPE_CHECKING:
     import onnx_ir
     import torch
 
-__all__ = ["ExportReport", "export_analysis", "export_onnx", "lint"]
+__all__ = ["ExportReport", "check_limits", "export_analysis", "export_onnx", "lint"]
 
 MIN_OPSET = 18  # the dynamo exporter's own operator set; older ones need a lossy conversion
 # One protobuf file holds at most 2 GiB; keep room for the graph itself.
@@ -97,6 +100,9 @@ def export_onnx(
     atol: float | None = None,
     external_data: str | None = None,
     sizes: Mapping[str, int] | None = None,
+    timeout: float | None = None,
+    max_nodes: int | None = None,
+    memory_budget: int | None = None,
 ) -> ExportReport:
     """Export one model of a spec (the first by default) to ``path`` and verify it.
 
@@ -104,11 +110,23 @@ def export_onnx(
     symbolic input dims are dynamic axes. ``external_data`` names the weights file (beside
     ``path``) that models of 2 GB or more need. Raises ``ArchspecError`` when the model
     cannot be exported or the file fails verification; the target is then left untouched.
+    Bounds (``archspec.backends.onnx_limits``): ``max_nodes`` layer nodes (default 5,000),
+    ``timeout`` seconds (default 300; 0 = none), and the memory budget (weights, example
+    inputs and activations; ``memory_budget`` bytes or ``ARCHSPEC_MEMORY_BUDGET``).
     """
     spec = spec_or_path if isinstance(spec_or_path, Spec) else load(spec_or_path)
     name = spec.pick(model)[0]
     a = analyze(spec, name, sizes)
-    return export_analysis(a, path, opset=opset, atol=atol, external_data=external_data)
+    return export_analysis(
+        a,
+        path,
+        opset=opset,
+        atol=atol,
+        external_data=external_data,
+        timeout=timeout,
+        max_nodes=max_nodes,
+        memory_budget=memory_budget,
+    )
 
 
 def export_analysis(
@@ -119,41 +137,48 @@ def export_analysis(
     atol: float | None = None,
     external_data: str | None = None,
     progress: bool = False,
+    timeout: float | None = None,
+    max_nodes: int | None = None,
+    memory_budget: int | None = None,
 ) -> ExportReport:
     """Export an analyzed model to ``path``; see ``export_onnx``."""
     _require_dependencies()
     target = Path(path)
     say = _Progress(progress)
+    plan = check_limits(a, max_nodes=max_nodes, memory_budget=memory_budget)
+    seconds = onnx_limits.timeout(timeout)
     opset = _check_opset(opset)
     lint(a, opset)
     data_name = _external_data_name(a, target, external_data)
     tol = _tolerance(a, atol)
-    plan = _SizePlan.make(a)
 
     say(f"exporting {a.model} to ONNX (opset {opset})...")
     t0 = time.perf_counter()
-    module = _build(a)
     made = _missing_folders(target.parent)
     tmpdir = _tempdir(target)
     done = False
     try:
         tmp = tmpdir / target.name
-        program = _run_exporter(a, module, plan, opset)
-        _check_dims_kept(a, program)
-        _annotate(program.model, a, module)
-        _save(program.model, tmp, data_name)
-        del program
-        t1 = time.perf_counter()
-        opset_written, diff, checked = _verify(a, module, tmp, plan, tol, say)
-        t2 = time.perf_counter()
+        with time_limit(seconds, onnx_limits.expired(a.model, seconds or 0)):
+            module = _build(a)
+            program = _run_exporter(a, module, plan, opset)
+            _check_dims_kept(a, program)
+            _annotate(program.model, a, module)
+            _save(program.model, tmp, data_name)
+            del program
+            t1 = time.perf_counter()
+            opset_written, diff, checked = _verify(a, module, tmp, plan, tol, say)
+            t2 = time.perf_counter()
         files = [tmp] + ([tmpdir / data_name] if data_name else [])
         size = sum(f.stat().st_size for f in files)
-        _install([(f, target.parent / f.name) for f in files], tmpdir)
+        with deferred():  # moving the files into place is not cut in half by a signal
+            _install([(f, target.parent / f.name) for f in files], tmpdir)
         done = True
     finally:
-        shutil.rmtree(tmpdir, ignore_errors=True)
-        if not done:
-            _remove_empty(made)
+        with deferred():
+            shutil.rmtree(tmpdir, ignore_errors=True)
+            if not done:
+                _remove_empty(made)
     paths = [target] + ([target.parent / data_name] if data_name else [])
     return ExportReport(
         paths=paths,
@@ -174,6 +199,23 @@ def export_analysis(
 
 
 # Checks before exporting ---------------------------------------------------------------
+
+
+def check_limits(a: Analysis, *, max_nodes: int | None = None, memory_budget: int | None = None) -> _SizePlan:
+    """The ONNX step's static bounds, before torch is imported: at most ``max_nodes`` layer
+    nodes, and weights, example inputs and activations at every size the step runs the model
+    at within the memory budget. Returns the sizes it will run at."""
+    onnx_limits.check_nodes(a.model, sum(1 for _ in a.graph.layers()), max_nodes)
+    plan = _SizePlan.make(a)
+    check_forward_budget(
+        a,
+        [plan.trace, *plan.checks],
+        dtype=_float_dtype(a),
+        weight_copies=onnx_limits.WEIGHT_COPIES,
+        budget=memory_budget,
+        what="the ONNX export",
+    )
+    return plan
 
 
 def _require_dependencies() -> None:
@@ -933,7 +975,8 @@ def _captured() -> Iterator[_Log]:
             with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
                 yield log
         finally:
-            _restore_fds(saved)
+            with deferred():  # a signal must not leave stdout and stderr pointing at the log
+                _restore_fds(saved)
             raw.seek(0)
             log.parts += [buf.getvalue(), raw.read().decode("utf-8", "replace")]
             log.parts += [f"{w.category.__name__}: {w.message}\n" for w in caught]
