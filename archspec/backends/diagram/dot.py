@@ -98,7 +98,8 @@ def _item(item: Box | Cluster, lines: list[str], pad: str) -> None:
 def _box_attrs(b: Box) -> str:
     fill, border = BOX_COLORS[b.kind]
     if b.kind == "port":
-        return f"label=<{_box_label(b)}>, shape=plaintext, style=solid"
+        # a box with an invisible border, not plaintext: its outline tells where its middle is
+        return f'label=<{_box_label(b)}>, shape=box, style=solid, color="transparent"'
     style = ["filled"]
     if b.kind in ("input", "layer", "merge", "note"):
         style.append("rounded")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from archspec.backends.diagram.dot import to_dot
 from archspec.backends.diagram.mermaid import to_mermaid
-from archspec.backends.diagram.view import build
+from archspec.backends.diagram.svg import center_text
+from archspec.backends.diagram.view import Depth, build
 from archspec.errors import ArchspecError
 from archspec.io import write_bytes, write_text
 from archspec.passes import Analysis
@@ -37,13 +38,15 @@ def render(
     out: Path,
     *,
     fmt: str | None = None,
-    depth: int | None = None,
+    depth: Depth = None,
     direction: str = "TB",
 ) -> Path:
     """Draw the models in ``analyses`` (one spec) into ``out``; return ``out``.
 
     ``fmt`` is one of svg, png, pdf, dot, mmd (by default from ``out``'s suffix); ``depth``
-    1 draws each block, repeat and model call as one node, None expands everything.
+    1 draws each block, repeat and model call as one node, N opens N levels, "all" expands
+    everything, and None ("auto") expands everything when that draws at most ``AUTO_NODES``
+    nodes, else as many levels as stay under it (and the drawing says so).
     """
     out = Path(out)
     kind = _format(out, fmt)
@@ -109,7 +112,8 @@ def dot_problem(fmt: str) -> ArchspecError | None:
 
 
 def run_dot(source: str, fmt: str, *, timeout: float = DOT_TIMEOUT) -> bytes:
-    """Lay out DOT ``source`` and return the image bytes (SVGs without the version comment)."""
+    """Lay out DOT ``source`` and return the image bytes (SVGs without the version comment, and
+    with their labels centred for any font: see ``svg.center_text``)."""
     if fmt not in IMAGE_FORMATS:
         raise ArchspecError("unsupported", f"dot cannot write {fmt!r} here", hint="use svg, png or pdf")
     problem = dot_problem(fmt)
@@ -135,4 +139,4 @@ def run_dot(source: str, fmt: str, *, timeout: float = DOT_TIMEOUT) -> bytes:
         raise ArchspecError(
             "render", f"'{Path(program).name} -T{fmt}' failed (exit {done.returncode}): {err}"
         )
-    return _VERSION_COMMENT.sub(b"", done.stdout) if fmt == "svg" else done.stdout
+    return center_text(_VERSION_COMMENT.sub(b"", done.stdout)) if fmt == "svg" else done.stdout
