@@ -19,6 +19,7 @@ __all__ = [
     "Spec",
     "analyze",
     "build",
+    "diagram",
     "example_inputs",
     "export_onnx",
     "load",
@@ -38,6 +39,7 @@ _WHERE = {
     "build": "archspec.building",
     "example_inputs": "archspec.backends.torch_build",
     "export_onnx": "archspec.backends.onnx_export",
+    "diagram": "archspec.notebook",
 }
 
 if TYPE_CHECKING:
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from archspec.building import build
     from archspec.errors import ArchspecError
     from archspec.layers import LayerParams, LayerType, register_layer
+    from archspec.notebook import diagram
     from archspec.passes import Analysis, analyze
     from archspec.spec import Spec, load
 

@@ -76,6 +76,11 @@ class Analysis:
         assert node.out is not None
         return node.out
 
+    def _repr_html_(self) -> str:  # notebooks show the summary table
+        from archspec.report import summary_html
+
+        return summary_html(self)
+
 
 def analyze(spec: Spec | str, model: str | None = None, sizes: Mapping[str, int] | None = None) -> Analysis:
     """Shapes and counts of one model (the first, when the spec has several and none is named)."""
