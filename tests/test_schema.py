@@ -52,7 +52,7 @@ SCHEMA_CASES = [
 ]
 SHIPPED = sorted(
     p
-    for folder in ("specs", "tests/specs", "tests/diagram_specs", "examples")
+    for folder in ("specs", "tests/specs", "tests/diagram_specs", "tests/diff_specs", "examples")
     for p in (ROOT / folder).rglob("*")
     if p.suffix in (".yaml", ".yml", ".json") and "broken" not in p.parts
 )

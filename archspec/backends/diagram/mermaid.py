@@ -33,6 +33,8 @@ CLASSES = {
     "frozen": "fill:#e9ecef,stroke-dasharray:4 3",
     "output": "stroke-width:3px",
     "modelframe": "fill:#fcfcfd,stroke:#343a40",
+    "added": "fill:#d3f9d8,stroke:#2b8a3e,stroke-width:2px",
+    "changed": "fill:#fff3bf,stroke:#f08c00,stroke-width:2px",
 }
 FRAME_CLASSES = {"block": "block", "repeat": "repeat", "call": "model", "model": "modelframe"}
 WRAP_WIDTH = 600  # px before a label line wraps (Mermaid's default, 200, breaks most shapes)
@@ -88,6 +90,7 @@ def _item(
         text = "<b>" + label(rows[0]) + "</b>" + "".join("<br/>" + label(r) for r in rows[1:])
         start, end = SHAPES.get(item.kind, ('["', '"]'))
         classes = [item.kind] + (["frozen"] if item.frozen else []) + (["output"] if item.output else [])
+        classes += [item.mark] if item.mark else []
         lines.append(f"{pad}{mid}{start}{text}{end}:::{classes[0]}")
         lines.extend(f"{pad}class {mid} {c}" for c in classes[1:])
         return
@@ -101,4 +104,4 @@ def _item(
     for sub in item.items:
         _item(sub, ids, lines, pad + "  ", direction, frames)
     lines.append(f"{pad}end")
-    frames.append(f"  class {cid} {'frozen' if item.frozen else FRAME_CLASSES[item.kind]}")
+    frames.append(f"  class {cid} {item.mark or ('frozen' if item.frozen else FRAME_CLASSES[item.kind])}")

@@ -14,12 +14,21 @@ from pathlib import Path
 from archspec.backends.diagram.dot import to_dot
 from archspec.backends.diagram.mermaid import to_mermaid
 from archspec.backends.diagram.svg import center_text
-from archspec.backends.diagram.view import Depth, build
+from archspec.backends.diagram.view import Depth, Drawing, build
 from archspec.errors import ArchspecError
 from archspec.io import write_bytes, write_text
 from archspec.passes import Analysis
 
-__all__ = ["DOT_TIMEOUT", "FORMATS", "INSTALL_HINT", "dot_problem", "find_dot", "render", "run_dot"]
+__all__ = [
+    "DOT_TIMEOUT",
+    "FORMATS",
+    "INSTALL_HINT",
+    "dot_problem",
+    "find_dot",
+    "render",
+    "run_dot",
+    "write_drawing",
+]
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".mmd": "mmd"}
 IMAGE_FORMATS = ("svg", "png", "pdf")
@@ -49,8 +58,13 @@ def render(
     nodes, else as many levels as stay under it (and the drawing says so).
     """
     out = Path(out)
+    _format(out, fmt)  # a bad name or format fails before any work
+    return write_drawing(build(list(analyses), depth=depth, direction=direction), out, fmt=fmt)
+
+
+def write_drawing(drawing: Drawing, out: Path, *, fmt: str | None = None) -> Path:
+    """Write a drawing (from ``build``, maybe marked up) as ``fmt`` or by ``out``'s suffix."""
     kind = _format(out, fmt)
-    drawing = build(list(analyses), depth=depth, direction=direction)
     if kind == "mmd":
         return write_text(out, to_mermaid(drawing))
     source = to_dot(drawing)

@@ -45,6 +45,7 @@ class Box:
     frozen: bool = False
     output: bool = False
     note: str = ""
+    mark: str = ""  # "added" or "changed" in a diff drawing
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Cluster:
     subtitle: str = ""
     frozen: bool = False
     items: list[Box | Cluster] = field(default_factory=list)
+    mark: str = ""  # "added" or "changed" in a diff drawing
 
 
 @dataclass
