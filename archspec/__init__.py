@@ -19,6 +19,7 @@ __all__ = [
     "Spec",
     "analyze",
     "build",
+    "diagram",
     "example_inputs",
     "export_onnx",
     "load",
@@ -40,6 +41,7 @@ _WHERE = {
     "build": "archspec.building",
     "example_inputs": "archspec.backends.torch_build",
     "export_onnx": "archspec.backends.onnx_export",
+    "diagram": "archspec.notebook",
 }
 
 if TYPE_CHECKING:
@@ -48,6 +50,7 @@ if TYPE_CHECKING:
     from archspec.building import build
     from archspec.errors import ArchspecError
     from archspec.layers import LayerParams, LayerType, register_layer
+    from archspec.notebook import diagram
     from archspec.passes import Analysis
     from archspec.pipeline import analyze, load, load_text
     from archspec.spec import Spec

@@ -116,7 +116,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("spec")
     c.add_argument("-o", "--out", required=True, help="output file; the format comes from its suffix")
     _model_args(c)
-    c.add_argument("--depth", type=int, default=None, help="1 = each block one node; default: expanded")
+    c.add_argument(
+        "--depth",
+        type=int,
+        default=None,
+        help="1 = each block one node; default: as deep as fits in 60 nodes (99 = everything)",
+    )
     c.add_argument("--direction", choices=["TB", "LR"], default="TB")
 
     c = _command(
@@ -128,6 +133,10 @@ def _parser() -> argparse.ArgumentParser:
 
     c = _command(sub, "schema", "print the JSON Schema of spec files", _schema)
     c.add_argument("-o", "--out", default=None, help="write it to this file instead")
+
+    from archspec.diffview import add_diff_command
+
+    add_diff_command(sub)
 
     c = _command(sub, "layers", "list the registered layer types", _layers)
     c.add_argument("--markdown", action="store_true", help="print the full reference (docs/layers.md)")

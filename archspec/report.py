@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 from archspec.ir.graph import Graph, GraphNode, Node
@@ -72,6 +73,49 @@ def _macs(a: Analysis) -> str:
     sym = sorted({s for t in a.inputs.values() for s in t.symbols})
     unit = f"{a.macs:,}"
     return unit + (f" (with {', '.join(f'{s}=1' for s in sym)})" if sym else "")
+
+
+# HTML (notebooks) ---------------------------------------------------------------------
+
+
+def summary_html(a: Analysis, depth: int | None = None) -> str:
+    """The summary table as HTML (what a notebook shows for an ``Analysis``); all text escaped."""
+    e = html.escape
+    ins = ", ".join(f"{k}: {v}" for k, v in a.inputs.items())
+    head = "".join(f'<th style="text-align:{al}">{t}</th>' for t, al in _HTML_COLUMNS)
+    rows = []
+    for d, n in a.graph.walk():
+        if not _shown(d, depth):
+            continue
+        name = _name(0, n)
+        cells = [
+            f'<td style="text-align:left;padding-left:{0.5 + 1.25 * d:g}em">{e(name)}</td>',
+            f'<td style="text-align:right"><code>{e(fmt_shape(a.out(n).shape))}</code></td>',
+            f'<td style="text-align:right">{e(_count(n))}</td>',
+            f'<td style="text-align:right">{a.macs_of(n):,}</td>',
+        ]
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    totals = [
+        ("Total params", f"{a.total_params:,}"),
+        ("Trainable params", f"{a.trainable_params:,}"),
+        ("Non-trainable params", f"{a.non_trainable_params:,}"),
+        ("Buffers", f"{a.buffers:,}"),
+        ("MACs", _macs(a)),
+    ]
+    foot = "".join(
+        f'<tr><th colspan="2" style="text-align:left">{k}</th><td colspan="2" style="text-align:right">'
+        f"{e(v)}</td></tr>"
+        for k, v in totals
+    )
+    return (
+        '<table class="archspec-summary">'
+        f'<caption style="text-align:left"><b>Model: {e(a.model)}</b> ({e(a.spec.path)})<br/>'
+        f"Inputs: {e(ins)}</caption>"
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody><tfoot>{foot}</tfoot></table>"
+    )
+
+
+_HTML_COLUMNS = [("Layer (type)", "left"), ("Output Shape", "right"), ("Param #", "right"), ("MACs", "right")]
 
 
 # JSON ---------------------------------------------------------------------------------

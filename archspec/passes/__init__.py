@@ -89,6 +89,11 @@ class Analysis:
                 return n
         raise KeyError(path)
 
+    def _repr_html_(self) -> str:  # notebooks show the summary table
+        from archspec.report import summary_html
+
+        return summary_html(self)
+
 
 @contextmanager
 def paused_gc() -> Iterator[None]:

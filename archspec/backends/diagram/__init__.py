@@ -6,16 +6,19 @@ program (Graphviz, or the ``graphviz-pure`` wheel), text formats need nothing.
 
 from __future__ import annotations
 
+from archspec.backends.diagram.depth import AUTO_NODES, MAX_DRAWN, Depth
 from archspec.backends.diagram.dot import to_dot
 from archspec.backends.diagram.mermaid import to_mermaid
 from archspec.backends.diagram.render import FORMATS, find_dot, render, run_dot
-from archspec.backends.diagram.view import MAX_DRAWN, Box, Cluster, Drawing, Edge, build
+from archspec.backends.diagram.view import Box, Cluster, Drawing, Edge, build
 
 __all__ = [
+    "AUTO_NODES",
     "FORMATS",
     "MAX_DRAWN",
     "Box",
     "Cluster",
+    "Depth",
     "Drawing",
     "Edge",
     "build",

@@ -31,6 +31,7 @@ CLUSTER_COLORS = {
     "repeat": ("#f4fbf5", "#51cf66"),
     "call": ("#fff5f9", "#f06595"),
 }
+MARK_COLORS = {"added": ("#d3f9d8", "#2b8a3e"), "changed": ("#fff3bf", "#f08c00")}  # diff drawings
 FROZEN_FILL = "#e9ecef"
 SKIP_COLOR = "#e8590c"
 CALL_COLOR = "#c2255c"
@@ -76,7 +77,7 @@ def _item(item: Box | Cluster, lines: list[str], pad: str) -> None:
     if isinstance(item, Box):
         lines.append(f"{pad}{quote(item.id)} [{_box_attrs(item)}];")
         return
-    fill, border = CLUSTER_COLORS[item.kind]
+    fill, border = MARK_COLORS.get(item.mark, CLUSTER_COLORS[item.kind])
     style = "rounded,filled,dashed" if item.frozen else "rounded,filled"
     if item.kind == "model":
         title = f'<B>{esc(item.title)}</B><BR ALIGN="LEFT"/>'
@@ -88,7 +89,7 @@ def _item(item: Box | Cluster, lines: list[str], pad: str) -> None:
     lines.append(
         f"{pad}  graph [label={f'<{title}>' if title else quote('')}, style={quote(style)}, "
         f"fillcolor={quote(FROZEN_FILL if item.frozen else fill)}, color={quote(border)}, "
-        f"fontsize=11, labeljust=l, penwidth={1.6 if item.kind == 'model' else 1}];"
+        f"fontsize=11, labeljust=l, penwidth={1.6 if item.kind == 'model' or item.mark else 1}];"
     )
     for sub in item.items:
         _item(sub, lines, pad + "  ")
@@ -98,13 +99,16 @@ def _item(item: Box | Cluster, lines: list[str], pad: str) -> None:
 def _box_attrs(b: Box) -> str:
     fill, border = BOX_COLORS[b.kind]
     if b.kind == "port":
-        return f"label=<{_box_label(b)}>, shape=plaintext, style=solid"
+        # a box with an invisible border, not plaintext: its outline tells where its middle is
+        return f'label=<{_box_label(b)}>, shape=box, style=solid, color="transparent"'
     style = ["filled"]
     if b.kind in ("input", "layer", "merge", "note"):
         style.append("rounded")
     if b.frozen:
         style.append("dashed")
         fill = FROZEN_FILL
+    if b.mark:
+        fill, border = MARK_COLORS[b.mark]
     attrs = [
         f"label=<{_box_label(b)}>",
         f"style={quote(','.join(style))}",
@@ -115,7 +119,7 @@ def _box_attrs(b: Box) -> str:
         attrs.append("shape=ellipse")
     if b.kind in ("block", "repeat", "model"):
         attrs.append("peripheries=2")
-    if b.output:
+    if b.output or b.mark:
         attrs.append("penwidth=2.2")
     return ", ".join(attrs)
 

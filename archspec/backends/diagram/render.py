@@ -13,12 +13,22 @@ from pathlib import Path
 
 from archspec.backends.diagram.dot import to_dot
 from archspec.backends.diagram.mermaid import to_mermaid
-from archspec.backends.diagram.view import build
+from archspec.backends.diagram.svg import center_text
+from archspec.backends.diagram.view import Depth, Drawing, build
 from archspec.errors import ArchspecError
 from archspec.io import write_bytes, write_text
 from archspec.passes import Analysis
 
-__all__ = ["DOT_TIMEOUT", "FORMATS", "INSTALL_HINT", "dot_problem", "find_dot", "render", "run_dot"]
+__all__ = [
+    "DOT_TIMEOUT",
+    "FORMATS",
+    "INSTALL_HINT",
+    "dot_problem",
+    "find_dot",
+    "render",
+    "run_dot",
+    "write_drawing",
+]
 
 FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".dot": "dot", ".gv": "dot", ".mmd": "mmd"}
 IMAGE_FORMATS = ("svg", "png", "pdf")
@@ -37,17 +47,24 @@ def render(
     out: Path,
     *,
     fmt: str | None = None,
-    depth: int | None = None,
+    depth: Depth = None,
     direction: str = "TB",
 ) -> Path:
     """Draw the models in ``analyses`` (one spec) into ``out``; return ``out``.
 
     ``fmt`` is one of svg, png, pdf, dot, mmd (by default from ``out``'s suffix); ``depth``
-    1 draws each block, repeat and model call as one node, None expands everything.
+    1 draws each block, repeat and model call as one node, N opens N levels, "all" expands
+    everything, and None ("auto") expands everything when that draws at most ``AUTO_NODES``
+    nodes, else as many levels as stay under it (and the drawing says so).
     """
     out = Path(out)
+    _format(out, fmt)  # a bad name or format fails before any work
+    return write_drawing(build(list(analyses), depth=depth, direction=direction), out, fmt=fmt)
+
+
+def write_drawing(drawing: Drawing, out: Path, *, fmt: str | None = None) -> Path:
+    """Write a drawing (from ``build``, maybe marked up) as ``fmt`` or by ``out``'s suffix."""
     kind = _format(out, fmt)
-    drawing = build(list(analyses), depth=depth, direction=direction)
     if kind == "mmd":
         return write_text(out, to_mermaid(drawing))
     source = to_dot(drawing)
@@ -109,7 +126,8 @@ def dot_problem(fmt: str) -> ArchspecError | None:
 
 
 def run_dot(source: str, fmt: str, *, timeout: float = DOT_TIMEOUT) -> bytes:
-    """Lay out DOT ``source`` and return the image bytes (SVGs without the version comment)."""
+    """Lay out DOT ``source`` and return the image bytes (SVGs without the version comment, and
+    with their labels centred for any font: see ``svg.center_text``)."""
     if fmt not in IMAGE_FORMATS:
         raise ArchspecError("unsupported", f"dot cannot write {fmt!r} here", hint="use svg, png or pdf")
     problem = dot_problem(fmt)
@@ -135,4 +153,4 @@ def run_dot(source: str, fmt: str, *, timeout: float = DOT_TIMEOUT) -> bytes:
         raise ArchspecError(
             "render", f"'{Path(program).name} -T{fmt}' failed (exit {done.returncode}): {err}"
         )
-    return _VERSION_COMMENT.sub(b"", done.stdout) if fmt == "svg" else done.stdout
+    return center_text(_VERSION_COMMENT.sub(b"", done.stdout)) if fmt == "svg" else done.stdout

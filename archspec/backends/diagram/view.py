@@ -15,11 +15,14 @@ from typing import Literal
 
 import networkx as nx
 
+from archspec.backends.diagram.depth import AUTO_NODES as AUTO_NODES  # re-exported
+from archspec.backends.diagram.depth import MAX_DRAWN as MAX_DRAWN
+from archspec.backends.diagram.depth import Depth, expand, resolve_depth
+from archspec.backends.diagram.depth import count_drawn as count_drawn
 from archspec.errors import ArchspecError
 from archspec.ir.graph import Graph, Node, split_ref
 from archspec.passes import Analysis
 
-MAX_DRAWN = 1500  # above this many drawn nodes, draw collapsed (depth 1)
 DIRECTIONS = ("TB", "LR")
 MAX_TEXT = 90
 
@@ -42,6 +45,7 @@ class Box:
     frozen: bool = False
     output: bool = False
     note: str = ""
+    mark: str = ""  # "added" or "changed" in a diff drawing
 
 
 @dataclass
@@ -54,6 +58,7 @@ class Cluster:
     subtitle: str = ""
     frozen: bool = False
     items: list[Box | Cluster] = field(default_factory=list)
+    mark: str = ""  # "added" or "changed" in a diff drawing
 
 
 @dataclass
@@ -98,26 +103,17 @@ def _clusters(items: list[Box | Cluster]) -> Iterator[Cluster]:
 
 
 def build(
-    analyses: list[Analysis], *, depth: int | None = None, direction: str = "TB", limit: int = MAX_DRAWN
+    analyses: list[Analysis], *, depth: Depth = None, direction: str = "TB", limit: int = MAX_DRAWN
 ) -> Drawing:
-    """The drawing of one or more models of a spec, expanded to ``depth`` (None: fully)."""
+    """The drawing of one or more models of a spec, expanded to ``depth`` (see ``Depth``)."""
     if not analyses:
         raise ArchspecError("render", "there is no model to draw")
     if direction not in DIRECTIONS:
         raise ArchspecError(
             "unsupported", f"unknown diagram direction {direction!r}", hint="use TB (top to bottom) or LR"
         )
-    if depth is not None and (not isinstance(depth, int) or isinstance(depth, bool) or depth < 1):
-        raise ArchspecError(
-            "unsupported", f"diagram depth must be 1 or more, got {depth!r}", hint="omit it to expand all"
-        )
     drawn = {a.model for a in analyses} if len(analyses) > 1 else set()
-    notes = []
-    size = sum(count_drawn(a.graph, depth, drawn, limit + 1) for a in analyses)
-    if size > limit and depth != 1:
-        where = "full depth" if depth is None else f"depth {depth}"
-        notes.append(f"more than {limit:,} nodes at {where}: drawn collapsed (depth 1)")
-        depth = 1
+    levels, notes = resolve_depth(analyses, depth, drawn, limit)
     first = analyses[0]
     title = (
         first.spec.name
@@ -126,7 +122,7 @@ def build(
     )
     subtitle = "" if len(analyses) > 1 else _totals(first)
     d = Drawing(_ident(first.spec.name) or "model", title, subtitle, direction, notes=notes)
-    b = _Builder(d, depth, drawn, limit)
+    b = _Builder(d, levels, drawn, limit)
     for a in analyses:
         b.model(a, multi=len(analyses) > 1)
     if b.skipped:
@@ -134,25 +130,6 @@ def build(
     b.finish()
     mark_skips(d.edges)
     return d
-
-
-def count_drawn(graph: Graph, depth: int | None, drawn: set[str], cap: int, level: int = 0) -> int:
-    """How many boxes and frames ``graph`` takes at ``depth`` (stops counting past ``cap``)."""
-    n = len(graph.inputs) if level == 0 else 0
-    for node in graph.body():
-        if n > cap:
-            break
-        if node.sub is not None and _expand(node, level, depth, drawn):
-            n += len(node.sub.inputs) + count_drawn(node.sub, depth, drawn, cap - n, level + 1)
-        else:
-            n += 1
-    return n
-
-
-def _expand(node: Node, level: int, depth: int | None, drawn: set[str]) -> bool:
-    if node.sub is None or (node.kind == "model" and node.type in drawn):
-        return False
-    return depth is None or level + 1 < depth
 
 
 class _Builder:
@@ -195,7 +172,7 @@ class _Builder:
                 continue
             srcs = [prod.get(split_ref(i)[0]) for i in node.inputs]
             live = on and node.trainable
-            if node.sub is not None and _expand(node, level, self.depth, self.drawn):
+            if node.sub is not None and expand(node, level, self.depth, self.drawn):
                 frame = self._frame(node, root, live)
                 into.append(frame)
                 inner = self._ports(node, node.sub, frame, root, srcs)
