@@ -176,6 +176,26 @@ def _shape_dim(node: ast.Subscript, ev: _Evaluator) -> Any:
     return shape[index]
 
 
+_SHORT = {"channels": 1, "features": -1}  # `x.channels` is `x.shape[1]`, `x.features` `x.shape[-1]`
+
+
+def _short_read(node: ast.Attribute, ev: _Evaluator) -> Any:
+    """``name.channels`` / ``name.features``: flow-style YAML friendly forms of ``.shape[i]``."""
+    assert isinstance(node.value, ast.Name)
+    name = node.value.id
+    shape = ev.shapes(name) if ev.shapes is not None else None
+    if shape is None:
+        raise ExprError(
+            f"'{name}.{node.attr}' cannot be read here"
+            if ev.shapes is None
+            else f"'{name}' is not a node or input defined before this one"
+        )
+    index = _SHORT[node.attr]
+    if not -len(shape) <= index < len(shape) or (index == 1 and len(shape) < 2):
+        raise ExprError(f"{name} has {len(shape)} dims: it has no {node.attr}")
+    return shape[index]
+
+
 def _is_shape_read(node: ast.AST) -> bool:
     return (
         isinstance(node, ast.Subscript)
@@ -232,6 +252,8 @@ def _eval(node: ast.AST, ev: _Evaluator) -> Any:
         return True
     if _is_shape_read(node):
         return _shape_dim(node, ev)  # type: ignore[arg-type]
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.attr in _SHORT:
+        return _short_read(node, ev)
     if isinstance(node, ast.IfExp):
         return _eval(node.body if _eval(node.test, ev) else node.orelse, ev)
     if (

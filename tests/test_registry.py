@@ -9,7 +9,7 @@ from archspec.shapes import TensorType, evaluate
 
 torch = pytest.importorskip("torch")
 
-from archspec.backends.torch_ops import call_fn, make_module  # noqa: E402
+from archspec.backends.torch_ops import add_tensor, call_fn, make_module  # noqa: E402
 
 CASES = [
     pytest.param(layer, params, xs, id=f"{name}-{i}")
@@ -34,11 +34,29 @@ def make_input(t: TensorType, sizes: dict[str, int]) -> torch.Tensor:
 
 
 def run(layer, p, xs, tensors):  # type: ignore[no-untyped-def]
+    tensor = layer.tensor(p)
+    if tensor is not None:  # a tensor node: its parent holds it, named after the node
+        holder = torch.nn.Module()
+        add_tensor(holder, "t", tensor, frozen=False)
+        return _Renamed(holder), holder.t
     ctor = layer.torch(p, xs)
     if ctor is None:
         return None, call_fn(layer.torch_fn(p), tensors)
     module = make_module(ctor).eval()
     return module, module(*tensors)
+
+
+class _Renamed:
+    """A tensor node's holder, its tensor named "" as the layer names it (the node itself)."""
+
+    def __init__(self, holder: torch.nn.Module) -> None:
+        self.holder = holder
+
+    def named_parameters(self):  # type: ignore[no-untyped-def]
+        return [("", t) for _, t in self.holder.named_parameters()]
+
+    def named_buffers(self):  # type: ignore[no-untyped-def]
+        return [("", t) for _, t in self.holder.named_buffers()]
 
 
 @pytest.mark.parametrize(("layer", "params", "xs"), CASES)

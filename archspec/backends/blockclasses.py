@@ -61,6 +61,8 @@ class BlockClasses:
             if s.plan.kind == "sequential":
                 return f"seq {s.name} {s.frozen} [" + "; ".join(self._sub_key(c) for c in s.plan.subs) + "]"
             return f"block {s.name} {s.frozen} #{id(self.of[id(s.plan)])}"
+        if s.tensor is not None:
+            return f"tensor {s.name} {s.frozen} {s.tensor!r}"
         assert s.ctor is not None
         return f"layer {s.name} {s.frozen} {s.ctor.cls} {sorted(s.ctor.kwargs)}"
 

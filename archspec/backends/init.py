@@ -10,8 +10,9 @@ from torch import nn
 from archspec.spec.inits import SCHEMES, split
 
 
-def apply(root: nn.Module, path: str, param: str, scheme: Any) -> None:
+def apply(root: nn.Module, param: str, scheme: Any) -> None:
+    """Initialize the parameter at path ``param`` with ``scheme``."""
     name, settings = split(scheme)
-    tensor = root.get_submodule(path).get_parameter(param)
+    tensor = root.get_parameter(param)
     with torch.no_grad():
         getattr(nn.init, SCHEMES[name][0])(tensor, **settings)

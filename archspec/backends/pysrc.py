@@ -21,7 +21,7 @@ from archspec.backends.torch_ops import fn_source
 from archspec.layers.base import TorchCtor
 from archspec.passes import Analysis
 from archspec.spec.inits import SCHEMES, split
-from archspec.spec.names import PENALTY_METHOD, class_name, ident
+from archspec.spec.names import PENALTY_METHOD, attribute, class_name, ident
 
 INDENT = "    "
 
@@ -126,6 +126,26 @@ class _Emitter:
         )
         return f"{cls}({rendered})"
 
+    def tensor_lines(self, s: Sub) -> list[str]:
+        """The lines that give the module a node's tensor: a parameter, or a buffer."""
+        t = s.tensor
+        assert t is not None
+        shape = _literal(tuple(t.shape))
+        if t.fill in SCHEMES:
+            kwargs = "".join(f", {ident(k)}={_literal(v)}" for k, v in t.kwargs.items())
+            make = f"torch.empty({shape}, dtype=torch.{ident(t.dtype)})"
+            fill = [f"nn.init.{ident(SCHEMES[t.fill][0])}({_self_attr(s.name)}{kwargs})"]
+        else:
+            self.families.setdefault("archspec.torchmods.constants", set()).add(t.fill)
+            args = ", ".join(f"{ident(k)}={_literal(v)}" for k, v in t.kwargs.items())
+            make = f"{ident(t.fill)}({args}).to(torch.{ident(t.dtype)})"
+            fill = []
+        if t.buffer:
+            persistent = "" if t.persistent else ", persistent=False"
+            return [f"self.register_buffer({attribute(s.name)!r}, {make}{persistent})", *fill]
+        grad = ", requires_grad=False" if s.frozen else ""
+        return [f"self.{ident(s.name)} = nn.Parameter({make}{grad})", *fill]
+
     def ctor_name(self, c: TorchCtor) -> str:
         module = c.source_module
         if module is None:
@@ -155,20 +175,32 @@ class _Emitter:
         for s in plan.subs:
             if s.doc:
                 lines.append(f"{INDENT * 2}# {_comment(s.doc)}")
-            lines.append(f"{INDENT * 2}self.{ident(s.name)} = {self.expr(s, (s.name,), subst)}")
+            if s.tensor is not None:
+                lines += [f"{INDENT * 2}{line}" for line in self.tensor_lines(s)]
+                continue
+            if s.name.isdigit():  # a copy of a repeat
+                lines.append(
+                    f"{INDENT * 2}self.add_module({attribute(s.name)!r}, {self.expr(s, (s.name,), subst)})"
+                )
+            else:
+                lines.append(f"{INDENT * 2}self.{ident(s.name)} = {self.expr(s, (s.name,), subst)}")
             if s.frozen:
-                lines.append(f"{INDENT * 2}self.{ident(s.name)}.requires_grad_(False)")
+                lines.append(f"{INDENT * 2}{_self_attr(s.name)}.requires_grad_(False)")
         lines += [f"{INDENT * 2}{line}" for line in extra]
-        lines += ["", f"{INDENT}def forward(self, {', '.join(map(ident, plan.inputs))}):"]
+        var = plan.variables()
+        lines += ["", f"{INDENT}def forward(self, {', '.join(ident(var[i]) for i in plan.inputs)}):"]
         for step in plan.steps:
-            names = [ident(i) for i in step.inputs]
-            if step.module is not None:
-                call = f"self.{ident(step.module)}({', '.join(names)})"
+            names = [ident(var[i]) for i in step.inputs]
+            if step.attr is not None:
+                call = _self_attr(step.attr)
+            elif step.module is not None:
+                call = f"{_self_attr(step.module)}({', '.join(names)})"
             else:
                 assert step.fn is not None
                 call = fn_source(step.fn, names, _literal)
-            lines.append(f"{INDENT * 2}{ident(step.var)} = {call}")
-        lines.append(f"{INDENT * 2}return {', '.join(map(ident, plan.outputs))}")
+            targets = ", ".join(ident(var[f"{step.var}.{o}"]) for o in step.outs)
+            lines.append(f"{INDENT * 2}{targets} = {call}")
+        lines.append(f"{INDENT * 2}return {', '.join(ident(var[o]) for o in plan.outputs)}")
         return "\n".join(lines) + "\n"
 
     def render(self, analyses: list[Analysis]) -> str:
@@ -207,10 +239,10 @@ def _model_lines(a: Analysis, plan: Plan) -> list[str]:
     inits = layer_inits(a)
     if inits:
         lines.append("with torch.no_grad():")
-        for path, param, scheme in inits:
+        for param, scheme in inits:
             name, settings = split(scheme)
             kwargs = "".join(f", {ident(k)}={_literal(v)}" for k, v in settings.items())
-            target = f"self.get_submodule({path!r}).{ident(param)}"
+            target = f"self.get_parameter({param!r})"
             lines.append(f"{INDENT}nn.init.{ident(SCHEMES[name][0])}({target}{kwargs})")
     for param, source in plan.ties:
         (owner, _, attr), (src, _, src_attr) = param.rpartition("."), source.rpartition(".")
@@ -235,6 +267,11 @@ def _penalty_method(plan: Plan) -> str:
         ]
     lines.append(f"{INDENT * 2}return total")
     return "\n".join(lines) + "\n"
+
+
+def _self_attr(name: str) -> str:
+    """``self.name``, or ``getattr(self, "0")`` for a repeat copy's digits."""
+    return f"getattr(self, {attribute(name)!r})" if name.isdigit() else f"self.{ident(name)}"
 
 
 def _defaults(c: TorchCtor) -> dict[str, Any]:

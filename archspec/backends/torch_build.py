@@ -7,6 +7,8 @@ holds the very generator and discriminator).
 
 from __future__ import annotations
 
+import builtins
+import operator
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ from torch import fx, nn
 
 from archspec.backends import init as inits
 from archspec.backends.plan import Plan, Sub, layer_inits, plan_model
-from archspec.backends.torch_ops import call_fn, make_module
+from archspec.backends.torch_ops import add_tensor, call_fn, make_module
 from archspec.errors import ArchspecError
 from archspec.guard import check_budget
 from archspec.ir.graph import InputNode
@@ -25,7 +27,7 @@ from archspec.passes.sizing import concrete
 from archspec.pipeline import analyze, load
 from archspec.spec import Spec
 from archspec.spec.model import MAX_SEED
-from archspec.spec.names import ANALYSIS_ATTR, PENALTY_METHOD, ident
+from archspec.spec.names import ANALYSIS_ATTR, PENALTY_METHOD, attribute, ident
 
 DEFAULT_SIZE = 4
 
@@ -77,8 +79,8 @@ class _Builder:
             with torch.device(self.device):
                 module = self.plan(plan)
             if self.device.type != "meta":
-                for path, param, scheme in layer_inits(a):
-                    inits.apply(module, path, param, scheme)
+                for param, scheme in layer_inits(a):
+                    inits.apply(module, param, scheme)
         for path, source in plan.ties:
             _tie(module, path, source)
         _add_regularization(module, plan.penalties)
@@ -93,7 +95,10 @@ class _Builder:
             return nn.Sequential(*[self.sub(s) for s in plan.subs])
         root = nn.Module()
         for s in plan.subs:
-            root.add_module(s.name, self.sub(s))
+            if s.tensor is not None:
+                add_tensor(root, s.name, s.tensor, s.frozen)
+            else:
+                root.add_module(s.name, self.sub(s))
         return _graph_module(root, plan)
 
     def sub(self, s: Sub) -> nn.Module:
@@ -111,18 +116,41 @@ class _Builder:
 
 def _graph_module(root: nn.Module, plan: Plan) -> fx.GraphModule:
     g = fx.Graph()
-    # every name written into the generated forward passes the identifier guard
-    env: dict[str, Any] = {name: g.placeholder(ident(name)) for name in plan.inputs}
+    # every name written into the generated forward passes the identifier guard; module and
+    # tensor attributes are the node names (repeat copies: digits, which fx writes as getattr)
+    env: dict[str, Any] = {}
+    for name, target in zip(plan.inputs, _placeholders(plan.inputs), strict=True):
+        env[name] = g.placeholder(target)
     for step in plan.steps:
         args = [env[i] for i in step.inputs]
-        if step.module is not None:
-            env[step.var] = g.call_module(ident(step.module), tuple(args))
+        if step.attr is not None:
+            value = g.get_attr(attribute(step.attr))
+        elif step.module is not None:
+            value = g.call_module(attribute(step.module), tuple(args))
         else:
             assert step.fn is not None
-            env[step.var] = call_fn(step.fn, args, apply=g.call_function)
+            value = call_fn(step.fn, args, apply=g.call_function)
+        if len(step.outs) == 1:
+            env[step.var] = env[f"{step.var}.{step.outs[0]}"] = value
+        else:
+            for i, o in enumerate(step.outs):
+                env[f"{step.var}.{o}"] = g.call_function(operator.getitem, (value, i))
+            env[step.var] = env[f"{step.var}.{step.outs[0]}"]
     outs = [env[o] for o in plan.outputs]
     g.output(outs[0] if len(outs) == 1 else tuple(outs))
     return fx.GraphModule(root, g, class_name=ident(plan.name))
+
+
+def _placeholders(names: list[str]) -> list[str]:
+    """The forward's argument names: the inputs' names, except that names fx would rename (a
+    builtin such as `input`) get a suffix, so that no two arguments can end up sharing a name."""
+    out: list[str] = []
+    for name in names:
+        target = ident(name) if not hasattr(builtins, name) else f"{name}_arg"
+        while target in out or target in names[len(out) + 1 :] or hasattr(builtins, target):
+            target += "_"
+        out.append(target)
+    return out
 
 
 Penalties = list[tuple[tuple[str, ...], float, float]]
@@ -171,7 +199,7 @@ def example_inputs(
     for name in a.graph.inputs:
         node = a.graph.nodes[name]
         assert isinstance(node, InputNode)
-        t = node.out
+        t = node.fed or node.out  # what the model is fed (a channels_last input as declared)
         shape = list(concrete(t, sizes or {}, DEFAULT_SIZE))
         if t.dtype.startswith("int"):
             high = node.high or _id_high(a, name)

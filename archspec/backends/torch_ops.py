@@ -11,7 +11,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from archspec.layers.base import TorchCtor, TorchFn
+from archspec.layers.base import TorchCtor, TorchFn, TorchTensor
+from archspec.spec.inits import SCHEMES
 from archspec.spec.names import ident
 
 # The modules a functional layer's dotted `fn` may start from.
@@ -84,3 +85,30 @@ def fn_source(fn: TorchFn, args: list[str], literal: Callable[[Any], str] = repr
     if fn.pack:
         return f"{name}([{', '.join(args)}]{kwargs})"
     return f"{name}({', '.join(args)}{kwargs})"
+
+
+def make_tensor(t: TorchTensor) -> torch.Tensor:
+    """A node's tensor: filled by an init scheme (``zeros``, ``normal``...; a node's ``init:``
+    then applies on top) or made by a constant function."""
+    dtype = getattr(torch, t.dtype)
+    if t.fill in SCHEMES:
+        value = torch.empty(t.shape, dtype=dtype)
+        if value.device.type != "meta":
+            with torch.no_grad():
+                getattr(nn.init, SCHEMES[t.fill][0])(value, **t.kwargs)
+        return value
+    from archspec.torchmods import constants
+
+    made = getattr(constants, t.fill)(**t.kwargs)
+    if not isinstance(made, torch.Tensor):
+        raise ValueError(f"constant {t.fill!r} did not make a tensor")
+    return made.to(dtype)
+
+
+def add_tensor(root: nn.Module, name: str, t: TorchTensor, frozen: bool) -> None:
+    """Give ``root`` the tensor of a node named ``name``: a parameter, or a buffer."""
+    value = make_tensor(t)
+    if t.buffer:
+        root.register_buffer(name, value, persistent=t.persistent)
+    else:
+        root.register_parameter(name, nn.Parameter(value, requires_grad=not frozen))

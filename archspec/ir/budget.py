@@ -62,7 +62,7 @@ class NodeBudget:
         if key not in self.memo:
             m = self.x.spec.models[name]
             path = (*self.x.spec.model_path(name), "layers")
-            self.memo[key] = len(m.inputs) + self.body(m.layers, path, dict(self.x.spec.vars), stack)
+            self.memo[key] = len(m.inputs) + self.body(m.layers, path, self.x.spec.scope(name), stack)
         return self.memo[key]
 
     def block(self, name: str, args: dict[str, Any], stack: tuple[str, ...]) -> int:

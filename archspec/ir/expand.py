@@ -53,22 +53,23 @@ class Elaborator:
             if problem:
                 raise ArchspecError("bad-name", f"bad input name '{inp}': {problem}", loc=self.src.loc(path))
             spec = decl if isinstance(decl, InputSpec) else InputSpec(shape=list(decl))
-            spec = self._input_dims(spec, path)
+            spec = self._input_dims(spec, path, self.spec.scope(name))
             self._check_input(spec, path)
             node = InputNode(inp, _join(prefix, inp), loc=self.src.loc(path), high=spec.high)
             node.declared = TensorType(tuple(as_dim(d) for d in spec.shape), spec.dtype)
-            node.outs = {"out": check_size(node, node.declared if given is None else bind(node, given[i]))}
+            node.fed = check_size(node, node.declared if given is None else bind(node, given[i]))
+            node.outs = {"out": _channels_first(node, node.fed, spec.layout)}
             graph.nodes[inp] = node
             graph.inputs.append(inp)
-        self._body(graph, m.layers, m.outputs, (*base, "layers"), dict(self.spec.vars), (*stack, name))
+        self._body(graph, m.layers, m.outputs, (*base, "layers"), self.spec.scope(name), (*stack, name))
         return graph
 
-    def _input_dims(self, spec: InputSpec, path: PathKey) -> InputSpec:
+    def _input_dims(self, spec: InputSpec, path: PathKey, scope: dict[str, Any]) -> InputSpec:
         """Evaluate `$expressions` among the input's dims (``[batch, $features]``)."""
         if not any(expr.is_expression(d) for d in spec.shape):
             return spec
         raw_path = path if isinstance(self._raw(path), list) else (*path, "shape")
-        dims = [self._sub(d, dict(self.spec.vars), (*raw_path, i)) for i, d in enumerate(spec.shape)]
+        dims = [self._sub(d, scope, (*raw_path, i)) for i, d in enumerate(spec.shape)]
         for i, d in enumerate(dims):
             if not isinstance(d, (int, str)) or isinstance(d, bool):
                 raise ArchspecError(
@@ -170,7 +171,11 @@ class Elaborator:
     def _value_lists_inputs(self, e: Entry) -> bool:
         """A merge layer takes its inputs as its value: `add: [a, b]`."""
         layer = self.layers.get(e.key)
-        return isinstance(e.value, list) and layer is not None and layer.max_inputs != 1
+        return (
+            isinstance(e.value, list)
+            and layer is not None
+            and (layer.max_inputs is None or layer.max_inputs > 1)
+        )
 
     def _refs(self, e: Entry, scope: dict[str, Any]) -> list[str] | None:
         given = e.fields.get("inputs")
@@ -326,6 +331,9 @@ class Elaborator:
     def _resolve(
         self, graph: Graph, e: Entry, refs: list[str] | None, prev: str | None, path: str
     ) -> list[str]:
+        layer = self.layers.get(e.key)
+        if refs is None and layer is not None and layer.max_inputs == 0:
+            return []  # a tensor node (parameter, buffer) takes nothing
         if refs is None:
             if prev is None:
                 raise ArchspecError(
@@ -390,6 +398,22 @@ class Elaborator:
         decl = self.spec.blocks[block].args
         given = block_args.given_args(block, decl, value, None, None)
         return {k: given.get(k, d) for k, d in decl.items()}
+
+
+def _channels_first(node: InputNode, t: TensorType, layout: str) -> TensorType:
+    """What the layers see of an input declared ``layout: channels_last``: channels in dim 1."""
+    if layout != "channels_last":
+        return t
+    if t.rank < 3:
+        raise ArchspecError(
+            "shape-mismatch",
+            f"input '{node.name}' is declared channels_last but has {t.rank} dims",
+            loc=node.loc,
+            node=node.path,
+            expected="[batch, *spatial, channels] (3 to 5 dims)",
+            got=str(t),
+        )
+    return t.with_shape((t.shape[0], t.shape[-1], *t.shape[1:-1]))
 
 
 def graph_outputs(node: GraphNode) -> dict[str, TensorType]:

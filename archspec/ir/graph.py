@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from archspec.errors import Loc
 from archspec.shapes import TensorType
+from archspec.spec.inits import by_param
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -99,7 +100,18 @@ class InputNode(Node):
 
     declared: TensorType | None = None
     high: int | None = None  # integer inputs: ids are in [0, high)
+    # channels_last: the model is fed `fed` ([batch, *spatial, channels]) and its layers see the
+    # channels moved to dim 1 (`out`); `permutation` moves them
+    fed: TensorType | None = None
     kind: NodeKind = "input"
+
+    @property
+    def permutation(self) -> tuple[int, ...] | None:
+        """The dims order that turns what is fed into what the layers see (None: the same)."""
+        if self.fed is None or self.fed.shape == self.out.shape:
+            return None
+        r = self.fed.rank
+        return (0, r - 1, *range(1, r - 1))
 
 
 @dataclass(eq=False)
@@ -130,6 +142,11 @@ class LayerNode(Node):
     @property
     def label(self) -> str:
         return self.layer_type.label(self.settings)
+
+    def init_schemes(self) -> dict[str, Any]:
+        """Its ``init:`` by parameter name (one scheme sets the layer's ``weight``, or the tensor
+        itself for a node that is a tensor, whose parameter is named "")."""
+        return by_param(self.init, "" if "" in self.weights else "weight")
 
 
 @dataclass(eq=False)

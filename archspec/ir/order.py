@@ -15,7 +15,7 @@ from archspec.ir.graph import split_ref
 from archspec.spec.entries import Entry
 from archspec.spec.names import name_problem
 
-_SHAPE_READ = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*shape\b")
+_SHAPE_READ = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*(?:shape|channels|features)\b")
 
 
 def assign_names(entries: list[Entry], taken: list[str], value_loc: Any) -> list[str]:

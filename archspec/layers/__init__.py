@@ -35,6 +35,7 @@ _BUILTIN = (
     "generative",
     "reservoir",
     "threshold",
+    "tensors",
 )
 
 T = TypeVar("T", bound=type[LayerType])

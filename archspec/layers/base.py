@@ -106,6 +106,30 @@ class TorchFn:
     impl: Any = None
 
 
+@dataclass(frozen=True)
+class TorchTensor:
+    """A tensor its parent module holds as an attribute named after the node (a ``parameter``
+    node: ``class_token``, ``encoder.pos_embedding``; a constant: a causal mask).
+
+    A parameter (``buffer=False``) is created empty and set by the node's ``init:`` (``fill`` is
+    the default scheme, e.g. ``"zeros"``); a buffer is made by ``fill``: an init scheme name, or a
+    function of ``archspec.torchmods.constants`` (``"causal_mask"``) called with ``kwargs``.
+    """
+
+    shape: tuple[int, ...]
+    buffer: bool = False
+    persistent: bool = True
+    fill: str = "zeros"
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    dtype: str = "float32"
+
+
+def param_path(node_path: str, name: str) -> str:
+    """The state_dict key of a layer's parameter or buffer ``name`` ("" for a node that is itself
+    a tensor attribute of its parent)."""
+    return f"{node_path}.{name}" if name else node_path
+
+
 class LayerType:
     """Base class of registered layer types (see ``archspec.layers.register_layer``)."""
 
@@ -158,6 +182,11 @@ class LayerType:
     @classmethod
     def torch(cls, p: Any, xs: list[TensorType]) -> TorchCtor | None:
         """The module to build, or None for a functional op (see ``torch_expr``)."""
+        return None
+
+    @classmethod
+    def tensor(cls, p: Any) -> TorchTensor | None:
+        """For a node that is itself a tensor of its parent module (no inputs): the tensor."""
         return None
 
     @classmethod

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from archspec.ir import elaborate_all, model_graph_unchecked
-from archspec.ir.graph import Counts, Graph, Node
+from archspec.ir.graph import Counts, Graph, InputNode, Node
 from archspec.passes.checks import check_used
 from archspec.passes.counts import count
 from archspec.passes.macs import count_macs
@@ -77,7 +77,8 @@ class Analysis:
 
     @property
     def inputs(self) -> dict[str, TensorType]:
-        return {n: self.out(self.graph.nodes[n]) for n in self.graph.inputs}
+        """What the model is fed, by input (a channels_last input as declared)."""
+        return {n: self.shape(_fed(self.graph.nodes[n])) for n in self.graph.inputs}
 
     @property
     def outputs(self) -> dict[str, TensorType]:
@@ -93,6 +94,11 @@ class Analysis:
         from archspec.report import summary_html
 
         return summary_html(self)
+
+
+def _fed(node: Node) -> TensorType:
+    fed = node.fed if isinstance(node, InputNode) else None
+    return fed if fed is not None else node.out
 
 
 @contextmanager

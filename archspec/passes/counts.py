@@ -12,7 +12,6 @@ from archspec.errors import ArchspecError
 from archspec.ir.graph import Counts, Graph, LayerNode, Node
 from archspec.layers.base import ShapeError, numel
 from archspec.spec import inits
-from archspec.spec.inits import by_param
 
 
 def count(graph: Graph) -> Counts:
@@ -119,7 +118,7 @@ class _Context:
 def _check_init(node: LayerNode) -> None:
     if node.init is None:
         return
-    for param, scheme in by_param(node.init).items():
+    for param, scheme in node.init_schemes().items():
         why = inits.problem(scheme, node.weights.get(param))
         if why:
             raise ArchspecError(

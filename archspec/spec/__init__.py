@@ -43,6 +43,15 @@ class Spec:
     def model_names(self) -> list[str]:
         return list(self.models)
 
+    def scope(self, model: str) -> dict[str, Any]:
+        """The variables a model's layers see: the file's `vars`, then the model's own."""
+        key = ("scope", model)
+        if key not in self.cache:
+            own = self.models[model].vars
+            self.cache[key] = eval_vars(own, self.source, (*self.model_path(model), "vars"), dict(self.vars))
+        scope: dict[str, Any] = self.cache[key]
+        return scope
+
     def pick(self, model: str | None) -> list[str]:
         """The models to act on: the one named, or all of them."""
         if model is None:
@@ -111,7 +120,7 @@ def from_source(src: Source) -> Spec:
         models = dict(f.models or {})
     _check_names(src, f, models)
     name = f.name or Path(src.file).stem
-    return Spec(name, src, f, _eval_vars(f, src), dict(f.blocks), models, single)
+    return Spec(name, src, f, eval_vars(f.vars, src, ("vars",)), dict(f.blocks), models, single)
 
 
 def _ident(name: str) -> str:
@@ -163,13 +172,15 @@ def _check_block_inputs(src: Source, name: str, block: BlockSpec) -> None:
         )
 
 
-def _eval_vars(f: SpecFile, src: Source) -> dict[str, Any]:
-    """Variables in order; a `$expression` may use the ones before it."""
-    scope: dict[str, Any] = {}
-    for key, value in f.vars.items():
+def eval_vars(
+    values: dict[str, Any], src: Source, path: PathKey, scope: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Variables in order (after those of ``scope``); a `$expression` may use the ones before it."""
+    scope = dict(scope or {})
+    for key, value in values.items():
         if not key.isidentifier():
             raise ArchspecError(
-                "bad-name", f"variable name '{key}' is not an identifier", loc=src.loc(("vars", key))
+                "bad-name", f"variable name '{key}' is not an identifier", loc=src.loc((*path, key))
             )
         try:
             scope[key] = expr.substitute(value, scope)
@@ -177,7 +188,7 @@ def _eval_vars(f: SpecFile, src: Source) -> dict[str, Any]:
             raise ArchspecError(
                 "expression",
                 f"variable '{key}': {e}",
-                loc=src.value_loc(("vars", key)),
+                loc=src.value_loc((*path, key)),
                 hint="a variable may use only the variables defined before it",
             ) from None
     return scope

@@ -29,11 +29,12 @@ def split(scheme: Any) -> tuple[str, dict[str, float]]:
     return name, dict(settings or {})
 
 
-def by_param(init: Any) -> dict[str, Any]:
-    """A node's ``init:`` as {parameter name: scheme}."""
+def by_param(init: Any, default: str = "weight") -> dict[str, Any]:
+    """A node's ``init:`` as {parameter name: scheme}; one scheme applies to ``default`` (the
+    layer's ``weight``, or "" for a ``parameter`` node: the tensor itself)."""
     if isinstance(init, dict) and not (len(init) == 1 and next(iter(init)) in SCHEMES):
         return dict(init)
-    return {"weight": init}
+    return {default: init}
 
 
 def problem(scheme: Any, shape: tuple[int, ...] | None) -> str | None:

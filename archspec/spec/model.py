@@ -34,6 +34,11 @@ class InputSpec(_Strict):
     high: StrictInt | None = Field(
         None, description="integer inputs: ids are in [0, high) (defaults to the vocabulary)"
     )
+    layout: Literal["channels_first", "channels_last"] = Field(
+        "channels_first",
+        description="channels_last: the shape is [batch, *spatial, channels] (Keras, TensorFlow); "
+        "archspec moves the channels to dim 1 for the layers",
+    )
 
 
 InitName = Literal[
@@ -102,6 +107,9 @@ class ModelSpec(_Strict):
     """One model: inputs, layers, outputs."""
 
     doc: str | None = None
+    vars: dict[str, Scalar] = Field(
+        default_factory=dict, description="this model's variables (beside the file's `vars`)"
+    )
     inputs: dict[str, InputSpec | list[DimSpec]]
     layers: list[Any]
     outputs: str | list[str] | None = None

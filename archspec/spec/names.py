@@ -133,6 +133,14 @@ def ident(name: str) -> str:
     return name
 
 
+def attribute(name: str) -> str:
+    """A module or tensor attribute name for generated code: an identifier, or the digits of a
+    repeat copy (written as ``getattr(self, "0")``)."""
+    if isinstance(name, str) and name.isdigit() and name.isascii() and len(name) <= 12:
+        return name
+    return ident(name)
+
+
 def class_name(name: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
     """A class name for a model or block: ``basic_block`` -> ``BasicBlock``, made unique against
     ``taken`` and never a keyword, builtin or a name the generated source uses."""

@@ -90,8 +90,8 @@ class Gpt2(nn.Sequential):
             ('lm_head', nn.Linear(in_features=768, out_features=50257, bias=False)),
         ]))
         with torch.no_grad():
-            nn.init.normal_(self.get_submodule('wte').weight, std=0.02)
-            nn.init.normal_(self.get_submodule('wpe').weight, std=0.02)
+            nn.init.normal_(self.get_parameter('wte.weight'), std=0.02)
+            nn.init.normal_(self.get_parameter('wpe.weight'), std=0.02)
         self.get_submodule('lm_head').weight = self.get_submodule('wte').weight
 
     def regularization_loss(self) -> torch.Tensor:

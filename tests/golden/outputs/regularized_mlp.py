@@ -25,11 +25,11 @@ class RegularizedMlp(nn.Sequential):
             ('sigmoid1', nn.Sigmoid()),
         ]))
         with torch.no_grad():
-            nn.init.kaiming_uniform_(self.get_submodule('fc1').weight)
-            nn.init.zeros_(self.get_submodule('fc1').bias)
-            nn.init.kaiming_uniform_(self.get_submodule('fc2').weight)
-            nn.init.zeros_(self.get_submodule('fc2').bias)
-            nn.init.xavier_uniform_(self.get_submodule('output').weight)
+            nn.init.kaiming_uniform_(self.get_parameter('fc1.weight'))
+            nn.init.zeros_(self.get_parameter('fc1.bias'))
+            nn.init.kaiming_uniform_(self.get_parameter('fc2.weight'))
+            nn.init.zeros_(self.get_parameter('fc2.bias'))
+            nn.init.xavier_uniform_(self.get_parameter('output.weight'))
 
     def regularization_loss(self) -> torch.Tensor:
         total = torch.zeros(())

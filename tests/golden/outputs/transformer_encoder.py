@@ -109,9 +109,9 @@ class TransformerEncoder(nn.Module):
         self.pooler = nn.Linear(in_features=768, out_features=768)
         self.pooler_activation = nn.Tanh()
         with torch.no_grad():
-            nn.init.normal_(self.get_submodule('word_embeddings').weight, std=0.02)
-            nn.init.normal_(self.get_submodule('position_embeddings').weight, std=0.02)
-            nn.init.normal_(self.get_submodule('token_type_embeddings').weight, std=0.02)
+            nn.init.normal_(self.get_parameter('word_embeddings.weight'), std=0.02)
+            nn.init.normal_(self.get_parameter('position_embeddings.weight'), std=0.02)
+            nn.init.normal_(self.get_parameter('token_type_embeddings.weight'), std=0.02)
 
     def forward(self, input_ids, token_type_ids):
         word_embeddings = self.word_embeddings(input_ids)
