@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -115,6 +116,9 @@ def render(results: dict[str, Any]) -> str:
         md.append(f"| Note | {_cell(results['note'])} |")
     minutes = ", ".join(f"{g} {s / 60:.1f}" for g, s in results["seconds"].items())
     md += [f"| Run | {kind}; {results['elapsed'] / 60:.1f} minutes ({minutes}) |", ""]
+    busy = _busy(results)
+    if busy:
+        md += [busy, ""]
     md += ["## Regenerate", "", REGENERATE, "", "## Method", "", METHOD, ""]
     md += ["## Summary", "", *_summary(rows, errors), ""]
     md += ["## Results", "", "| # | group | measured | against | value | target | met | spread |"]
@@ -132,6 +136,21 @@ def render(results: dict[str, Any]) -> str:
     if errors:
         md += ["", "## Could not measure", ""] + [f"- {e}" for e in errors]
     return "\n".join(md).rstrip() + "\n"
+
+
+def _busy(results: dict[str, Any]) -> str:
+    """A warning when the load average passed the number of cores during the run."""
+    cpu = dict(results["info"]).get("CPU", "")
+    cores = re.search(r"(\d+) logical cores", cpu)
+    loads = [float(x) for avg in results["load"] for x in avg.split("/") if x != "?"]
+    if not cores or not loads or max(loads) <= int(cores.group(1)):
+        return ""
+    return (
+        f"**The machine was busy**: the load average reached {max(loads):g} on {cores.group(1)} cores, so "
+        "other processes held the cores for much of the run. Wall-clock times (the whole-process rows, "
+        "the ONNX rows, the absolute times) are inflated and their spreads wide; the CPU times in the "
+        "details are the steadier reading."
+    )
 
 
 def _summary(rows: Sequence[Row], errors: Sequence[str]) -> list[str]:
