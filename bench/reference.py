@@ -5,7 +5,7 @@ Each class is what a developer would write by hand for the same architecture, in
 ``archspec.build`` makes, except where ``KEY_MAPS`` says otherwise (torchvision's ResNet names
 the projection shortcut ``downsample.0/1`` where the spec says ``shortcut.conv/bn``), so
 ``load_state_dict(to_reference(name, built.state_dict()))`` moves the very same weights across.
-``bench/run.py`` checks each pair (equal parameter counts, equal outputs on the same weights)
+``bench/models.py`` checks each pair (equal parameter counts, equal outputs on the same weights)
 before timing it.
 """
 
