@@ -38,19 +38,19 @@ _WHERE = {
     "Spec": "archspec.spec",
     "load": "archspec.pipeline",
     "load_text": "archspec.pipeline",
-    "build": "archspec.building",
-    "example_inputs": "archspec.backends.torch_build",
+    "build": "archspec.backends.torch",
+    "example_inputs": "archspec.backends.torch.builder",
     "export_onnx": "archspec.backends.onnx_export",
-    "diagram": "archspec.notebook",
+    "diagram": "archspec.backends.notebook",
 }
 
 if TYPE_CHECKING:
+    from archspec.backends.notebook import diagram
     from archspec.backends.onnx_export import export_onnx
-    from archspec.backends.torch_build import example_inputs
-    from archspec.building import build
+    from archspec.backends.torch import build
+    from archspec.backends.torch.builder import example_inputs
     from archspec.errors import ArchspecError
     from archspec.layers import LayerParams, LayerType, register_layer
-    from archspec.notebook import diagram
     from archspec.passes import Analysis
     from archspec.pipeline import analyze, load, load_text
     from archspec.spec import Spec

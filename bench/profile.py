@@ -130,8 +130,8 @@ def target(ns: argparse.Namespace) -> Callable[[], Any]:
 
         text = MAKE[ns.spec](ns.nodes)
         if ns.load:
-            return lambda: archspec.analyze(archspec.load(text))
-        spec = archspec.load(text)
+            return lambda: archspec.analyze(archspec.load_text(text))
+        spec = archspec.load_text(text)
         return lambda: archspec.analyze(spec)
     spec = archspec.load(ns.spec)
     if ns.what == "analyze":

@@ -15,10 +15,10 @@ import pytest
 from conftest import ROOT
 
 import archspec
-from archspec import guard
 from archspec.backends import onnx_limits
 from archspec.cli import main
 from archspec.errors import ArchspecError
+from archspec.system import guard
 
 HOSTILE = ROOT / "tests" / "hostile_io"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "ARCHSPEC_MEMORY_BUDGET": "8G"}
@@ -92,7 +92,7 @@ def test_budget_honours_rlimit_as() -> None:
     build of 400 MB of weights is refused (before torch), where the machine alone would allow it."""
     code = (
         "import resource, sys\n"
-        "from archspec import guard\n"
+        "from archspec.system import guard\n"
         "import archspec\n"
         "status = guard._proc_status()\n"
         "_, hard = resource.getrlimit(resource.RLIMIT_AS)\n"
@@ -226,7 +226,7 @@ def test_long_spec_name_gives_a_safe_stem(tmp_path: Path) -> None:
 
 
 def test_safe_stem() -> None:
-    from archspec.io import safe_stem
+    from archspec.system.io import safe_stem
 
     assert safe_stem("resnet18") == "resnet18" and safe_stem("../../etc/evil") == "etc_evil"
     assert safe_stem("") == "model" and safe_stem("v1.5", keep="_-.") == "v1.5"

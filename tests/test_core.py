@@ -14,7 +14,7 @@ from conftest import ROOT, SPECS
 
 import archspec
 from archspec.cli import main
-from archspec.reference import layer_reference
+from archspec.docsgen.reference import layer_reference
 from archspec.shapes import sym
 from archspec.spec.schema import schema, schema_text
 

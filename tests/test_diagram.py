@@ -25,8 +25,8 @@ import yaml
 
 import archspec
 from archspec.backends.diagram import build, render, to_dot, to_mermaid
+from archspec.docsgen.gallery import header_comment, write_gallery
 from archspec.errors import ArchspecError
-from archspec.gallery import header_comment, write_gallery
 from archspec.ir.graph import Counts, Graph, GraphNode, InputNode, LayerNode, Node
 from archspec.layers.base import LayerType
 from archspec.passes import Analysis, analyze_all
@@ -523,7 +523,7 @@ def test_diagrams_do_not_import_torch(tmp_path: Path) -> None:
         "import sys; from pathlib import Path; import archspec\n"
         "from archspec.passes import analyze_all\n"
         "from archspec.backends.diagram import render\n"
-        "from archspec.gallery import write_gallery\n"
+        "from archspec.docsgen.gallery import write_gallery\n"
         f"spec = archspec.load({str(ROOT / 'specs' / 'mlp.yaml')!r})\n"
         f"render(analyze_all(spec), Path({str(tmp_path / 'm.mmd')!r}))\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"

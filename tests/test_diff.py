@@ -18,8 +18,8 @@ import pytest
 from conftest import ROOT
 from test_diagram import PROGRAMS, parse_mermaid
 
-from archspec.diff import diff, to_json
-from archspec.diffview import add_diff_command, diff_drawing, format_text
+from archspec.backends.diff import diff, to_json
+from archspec.backends.diffview import add_diff_command, diff_drawing, format_text
 from archspec.errors import ArchspecError
 
 R18, R50 = ROOT / "specs" / "resnet18.yaml", ROOT / "specs" / "resnet50.yaml"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from archspec import markdown
 from archspec.backends.diagram.render import find_dot
 from archspec.cli import main
+from archspec.docsgen import markdown
 
 needs_dot = pytest.mark.skipif(find_dot() is None, reason="no dot program")
 SMALL = "inputs: {x: [batch, 4]}\nlayers:\n  - {name: fc, linear: 2}\n"

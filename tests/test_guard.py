@@ -9,7 +9,7 @@ import pytest
 from conftest import ROOT
 
 import archspec
-from archspec.guard import parse_size
+from archspec.system.guard import parse_size
 
 HUGE = "inputs: {x: [batch, 1000000000]}\nlayers:\n  - linear: 1000000000\n"
 

@@ -19,8 +19,8 @@ from conftest import ROOT
 
 from archspec.cli import main
 from archspec.errors import ArchspecError
-from archspec.interrupts import time_limit
-from archspec.io import LOCK_NAME, STAGE_PREFIX
+from archspec.system.interrupts import time_limit
+from archspec.system.io import LOCK_NAME, STAGE_PREFIX
 
 OLD = "name: net\ninputs: {x: [batch, 8]}\nlayers:\n  - {name: fc, linear: 4}\n  - relu\n"
 NEW = "name: net\ninputs: {x: [batch, 8]}\nlayers:\n  - {name: fc, linear: 16}\n  - tanh\n"
@@ -139,7 +139,7 @@ def test_sigkill_leaves_a_staging_folder_that_the_next_run_removes(built) -> Non
 
 
 def test_stale_stage_without_a_lock_is_kept_only_if_young(tmp_path: Path) -> None:
-    from archspec.io import remove_stale_stages
+    from archspec.system.io import remove_stale_stages
 
     old, young = tmp_path / f"{STAGE_PREFIX}old", tmp_path / f"{STAGE_PREFIX}young"
     for d in (old, young):

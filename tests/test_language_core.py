@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import archspec
-from archspec.backends.pysrc import emit
+from archspec.backends.torch.pysrc import emit
 from archspec.errors import ArchspecError
 
 torch = pytest.importorskip("torch")

@@ -9,7 +9,7 @@ import pytest
 from conftest import ROOT
 
 import archspec
-from archspec.report import summary_html
+from archspec.backends.report import summary_html
 
 NOTEBOOK = ROOT / "docs" / "notebook.ipynb"
 

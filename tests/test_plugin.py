@@ -42,7 +42,7 @@ def test_plugin_layer_is_discovered_and_counted(plugin_installed: None) -> None:
 
 def test_plugin_layer_builds_and_emits(plugin_installed: None, tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
-    from archspec.backends.pysrc import emit
+    from archspec.backends.torch.pysrc import emit
 
     spec = archspec.load_text(SPEC)
     model = archspec.build(spec, seed=0)

@@ -175,7 +175,7 @@ def test_mutations_raise_only_archspec_errors(spec: dict[str, Any], changes: lis
         return
     # what passes is safe to generate and run: the emitted source parses and defines its classes
     # without running anything from the spec (a hostile name would have touched PWNED)
-    from archspec.backends.pysrc import emit
+    from archspec.backends.torch.pysrc import emit
 
     source = emit([analysis])
     cwd = os.getcwd()

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import archspec
-from archspec.backends.pysrc import emit
+from archspec.backends.torch.pysrc import emit
 from archspec.passes import analyze_all
 
 torch = pytest.importorskip("torch")

@@ -9,7 +9,7 @@ from archspec.shapes import TensorType, evaluate
 
 torch = pytest.importorskip("torch")
 
-from archspec.backends.torch_ops import add_tensor, call_fn, make_module  # noqa: E402
+from archspec.backends.torch.ops import add_tensor, call_fn, make_module  # noqa: E402
 
 CASES = [
     pytest.param(layer, params, xs, id=f"{name}-{i}")

@@ -18,7 +18,7 @@ import pytest
 from conftest import ROOT
 
 import archspec
-from archspec.backends.pysrc import emit
+from archspec.backends.torch.pysrc import emit
 from archspec.cli import main
 from archspec.errors import ArchspecError
 

@@ -12,7 +12,7 @@ from conftest import ROOT, SPECS
 
 import archspec
 from archspec.backends.diagram.render import find_dot
-from archspec.gallery import SEED_ARCHITECTURES, header_comment, write_architectures
+from archspec.docsgen.gallery import SEED_ARCHITECTURES, header_comment, write_architectures
 
 # (spec file stem, model): total, trainable, non-trainable parameters, buffer elements.
 # References: each spec's header (torchvision, HF, the PyTorch tutorials, the seed documents).
@@ -222,9 +222,9 @@ def test_committed_architectures_page_is_current(tmp_path: Path, update_golden: 
         write_architectures(ROOT / "specs", page, ROOT / "docs" / "architectures")
     fresh = write_architectures(ROOT / "specs", tmp_path / "architectures.md", tmp_path / "architectures")
     assert [p.name for p in fresh[:-1]] == [f"{s}.svg" for _, _, ss in SEED_ARCHITECTURES for s in ss]
-    assert page.exists(), "docs/architectures.md is missing: run `python -m archspec.gallery`"
+    assert page.exists(), "docs/architectures.md is missing: run `python -m archspec.docsgen.gallery`"
     assert fresh[-1].read_text() == page.read_text(), (
-        "docs/architectures.md is stale: run `python -m archspec.gallery` (or pytest --update-golden)"
+        "docs/architectures.md is stale: run `python -m archspec.docsgen.gallery` (or pytest --update-golden)"
     )
     for svg in fresh[:-1]:
         assert (ROOT / "docs" / "architectures" / svg.name).is_file(), f"no docs/architectures/{svg.name}"

@@ -27,15 +27,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archspec import expr
 from archspec.backends import onnx_limits
 from archspec.errors import ArchspecError
-from archspec.guard import check_forward_budget
-from archspec.interrupts import deferred, time_limit
 from archspec.passes import Analysis
 from archspec.pipeline import analyze, load
 from archspec.shapes import Dim, TensorType
-from archspec.spec import Spec
+from archspec.spec import Spec, expr
+from archspec.system.guard import check_forward_budget
+from archspec.system.interrupts import deferred, time_limit
 
 if TYPE_CHECKING:
     import onnx
@@ -419,7 +418,7 @@ EXPORT_SEED = 0  # weights of an export when the spec sets no seed
 def _build(a: Analysis) -> torch.nn.Module:
     import torch
 
-    from archspec.backends.torch_build import build
+    from archspec.backends.torch.builder import build
 
     dtype = _float_dtype(a)
     seed = a.graph.seed if a.graph.seed is not None else a.spec.file.seed
@@ -433,7 +432,7 @@ def _build(a: Analysis) -> torch.nn.Module:
 
 
 def _inputs(a: Analysis, sizes: dict[str, int]) -> tuple[torch.Tensor, ...]:
-    from archspec.backends.torch_build import example_inputs
+    from archspec.backends.torch.builder import example_inputs
 
     return example_inputs(a.spec, a.model, {**a.sizes, **sizes})
 
@@ -925,7 +924,7 @@ def _install(moves: list[tuple[Path, Path]], tmpdir: Path) -> None:
 
 
 def _mode(target: Path) -> int:
-    """Keep an existing file's mode; a new file gets 0666 less the umask (as archspec.io)."""
+    """Keep an existing file's mode; a new file gets 0666 less the umask (as archspec.system.io)."""
     try:
         return target.stat().st_mode & 0o7777
     except OSError:

@@ -8,7 +8,7 @@
   ``ARCHSPEC_ONNX_TIMEOUT`` or ``--onnx-timeout``; 0 means no limit).
 - Memory: weights (three copies: torch's module, the ONNX model and onnxruntime's session),
   example inputs and every layer's output, at each size the step runs the model at, must
-  fit the memory budget (``archspec.guard``).
+  fit the memory budget (``archspec.system.guard``).
 
 This module imports neither torch nor onnx.
 """

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from archspec import expr
 from archspec.errors import ArchspecError, Loc, did_you_mean
 from archspec.ir import args as block_args
 from archspec.ir.budget import MAX_NODES
 from archspec.ir.graph import Graph, GraphNode, InputNode, LayerNode, Node, split_ref
+from archspec.ir.inputs import channels_first, input_node
 from archspec.ir.order import assign_names, dependencies, elaboration_order
+from archspec.ir.refs import arity, check_ref
 from archspec.ir.typing import bind, check_size, layer_outputs
 from archspec.layers import registry
-from archspec.shapes import TensorType, as_dim
+from archspec.shapes import TensorType
+from archspec.spec import expr
 from archspec.spec.entries import EVALUATED, Entry, read_entries
 from archspec.spec.loader import PathKey
-from archspec.spec.model import EntryFields, InputSpec
-from archspec.spec.names import dim_problem, name_problem
+from archspec.spec.model import EntryFields
 from archspec.spec.validate import validate
 
 MAX_NESTING = 32
@@ -47,65 +48,17 @@ class Elaborator:
         m = self.spec.models[name]
         base = self.spec.model_path(name)
         graph = Graph(name, "model", prefix, loc=self.src.loc(base), doc=m.doc, seed=m.seed)
+        scope = self.spec.scope(name)
         for i, (inp, decl) in enumerate(m.inputs.items()):
             path = (*base, "inputs", inp)
-            problem = name_problem(inp, is_input=True)
-            if problem:
-                raise ArchspecError("bad-name", f"bad input name '{inp}': {problem}", loc=self.src.loc(path))
-            spec = decl if isinstance(decl, InputSpec) else InputSpec(shape=list(decl))
-            spec = self._input_dims(spec, path, self.spec.scope(name))
-            self._check_input(spec, path)
-            node = InputNode(inp, _join(prefix, inp), loc=self.src.loc(path), high=spec.high)
-            node.declared = TensorType(tuple(as_dim(d) for d in spec.shape), spec.dtype)
-            node.fed = check_size(node, node.declared if given is None else bind(node, given[i]))
-            node.outs = {"out": _channels_first(node, node.fed, spec.layout)}
+            node = input_node(inp, decl, path, prefix, self.src, lambda v, p: self._sub(v, scope, p))
+            if given is not None:
+                node.fed = bind(node, given[i])
+                node.outs = {"out": channels_first(node, node.fed)}
             graph.nodes[inp] = node
             graph.inputs.append(inp)
-        self._body(graph, m.layers, m.outputs, (*base, "layers"), self.spec.scope(name), (*stack, name))
+        self._body(graph, m.layers, m.outputs, (*base, "layers"), scope, (*stack, name))
         return graph
-
-    def _input_dims(self, spec: InputSpec, path: PathKey, scope: dict[str, Any]) -> InputSpec:
-        """Evaluate `$expressions` among the input's dims (``[batch, $features]``)."""
-        if not any(expr.is_expression(d) for d in spec.shape):
-            return spec
-        raw_path = path if isinstance(self._raw(path), list) else (*path, "shape")
-        dims = [self._sub(d, scope, (*raw_path, i)) for i, d in enumerate(spec.shape)]
-        for i, d in enumerate(dims):
-            if not isinstance(d, (int, str)) or isinstance(d, bool):
-                raise ArchspecError(
-                    "schema",
-                    f"input dimension {spec.shape[i]!r} must be an integer, got {d!r}",
-                    loc=self.src.value_loc((*raw_path, i)),
-                )
-        return spec.model_copy(update={"shape": dims})
-
-    def _raw(self, path: PathKey) -> Any:
-        cur: Any = self.src.data
-        for part in path:
-            if isinstance(cur, dict):
-                cur = cur.get(part)
-            elif isinstance(cur, list) and isinstance(part, int):
-                cur = cur[part]
-            else:
-                return None
-        return cur
-
-    def _check_input(self, spec: InputSpec, path: PathKey) -> None:
-        for i, d in enumerate(spec.shape):
-            loc = self.src.value_loc((*path, i)) or self.src.value_loc((*path, "shape", i))
-            if isinstance(d, int) and d <= 0:
-                raise ArchspecError(
-                    "schema", f"input dimension {d!r} must be a positive integer or a symbolic name", loc=loc
-                )
-            problem = dim_problem(d) if isinstance(d, str) else None
-            if problem:
-                raise ArchspecError("bad-name", f"bad symbolic dimension {d!r}: {problem}", loc=loc)
-        if spec.high is not None and spec.high <= 0:
-            raise ArchspecError(
-                "bad-value",
-                f"`high` must be a positive integer (ids are drawn from [0, high)), got {spec.high}",
-                loc=self.src.value_loc((*path, "high")),
-            )
 
     def _block(
         self,
@@ -274,7 +227,7 @@ class Elaborator:
             layer_type = self.layers[e.key]
             params = self._params(layer_type, value, e, path)
             node: Node = LayerNode(name, path, e.loc, inputs, xs, layer_type=layer_type, settings=params)
-            _arity(node, layer_type.min_inputs, layer_type.max_inputs)
+            arity(node, layer_type.min_inputs, layer_type.max_inputs)
             node.outs = layer_outputs(graph, node, xs)  # type: ignore[arg-type]
             return node
         if e.key in stack:
@@ -289,14 +242,14 @@ class Elaborator:
         )
         if kind == "block":
             decl = self.spec.blocks[e.key]
-            _arity(gnode, len(decl.inputs), len(decl.inputs))
+            arity(gnode, len(decl.inputs), len(decl.inputs))
             gnode.args = self._args(e, value, path)
             gnode.graph = self._block(e.key, gnode.args, gnode, stack, xs)
         else:
             if value not in (None, {}):
                 raise ArchspecError("schema", f"model '{e.key}' takes no arguments", loc=e.loc, node=path)
             called = self.spec.models[e.key]
-            _arity(gnode, len(called.inputs), len(called.inputs))
+            arity(gnode, len(called.inputs), len(called.inputs))
             gnode.graph = self.model(e.key, path, stack, given=xs)
         gnode.outs = graph_outputs(gnode)
         return gnode
@@ -400,65 +353,9 @@ class Elaborator:
         return {k: given.get(k, d) for k, d in decl.items()}
 
 
-def _channels_first(node: InputNode, t: TensorType, layout: str) -> TensorType:
-    """What the layers see of an input declared ``layout: channels_last``: channels in dim 1."""
-    if layout != "channels_last":
-        return t
-    if t.rank < 3:
-        raise ArchspecError(
-            "shape-mismatch",
-            f"input '{node.name}' is declared channels_last but has {t.rank} dims",
-            loc=node.loc,
-            node=node.path,
-            expected="[batch, *spatial, channels] (3 to 5 dims)",
-            got=str(t),
-        )
-    return t.with_shape((t.shape[0], t.shape[-1], *t.shape[1:-1]))
-
-
 def graph_outputs(node: GraphNode) -> dict[str, TensorType]:
     """A block instance's or model call's outputs, named as its graph names them."""
     return node.graph.output_types
-
-
-def check_ref(graph: Graph, ref: str, loc: Loc | None, path: str | None, what: str = "input") -> None:
-    """A reference names a node of this graph and, after a dot, one of its outputs."""
-    name, output = split_ref(ref)
-    if name not in graph.nodes:
-        raise ArchspecError(
-            "undefined-reference",
-            f"{what} '{ref}' is not "
-            + ("a node of this graph" if what == "output" else "defined in this graph"),
-            loc=loc,
-            node=path,
-            hint=did_you_mean(name, list(graph.nodes))
-            or "inputs refer to nodes (or inputs) of the same model or block",
-        )
-    outs = graph.nodes[name].outs
-    if output is not None and output not in outs:
-        raise ArchspecError(
-            "undefined-reference",
-            f"'{name}' has no output '{output}'",
-            loc=loc,
-            node=path,
-            hint=f"its outputs: {', '.join(outs)}"
-            if len(outs) > 1
-            else f"'{name}' has one output: write '{name}'",
-        )
-
-
-def _arity(node: Node, lo: int, hi: int | None) -> None:
-    n = len(node.inputs)
-    if n < lo or (hi is not None and n > hi):
-        want = str(lo) if lo == hi else f"{lo} or more" if hi is None else f"{lo} to {hi}"
-        raise ArchspecError(
-            "arity",
-            f"'{node.type}' takes {want} input{'s' if want != '1' else ''}, got {n}",
-            loc=node.loc,
-            node=node.path,
-            expected=want,
-            got=str(n) + (f" ({', '.join(node.inputs)})" if node.inputs else ""),
-        )
 
 
 def _join(prefix: str, name: str) -> str:

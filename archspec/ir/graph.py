@@ -103,6 +103,7 @@ class InputNode(Node):
     # channels_last: the model is fed `fed` ([batch, *spatial, channels]) and its layers see the
     # channels moved to dim 1 (`out`); `permutation` moves them
     fed: TensorType | None = None
+    layout: str = "channels_first"
     kind: NodeKind = "input"
 
     @property

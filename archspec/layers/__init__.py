@@ -32,6 +32,7 @@ _BUILTIN = (
     "embedding",
     "recurrent",
     "attention",
+    "position",
     "generative",
     "reservoir",
     "threshold",

@@ -1,4 +1,4 @@
-"""Attention: multi-head attention, transformer encoder/decoder layers, positional encodings.
+"""Attention: multi-head attention, transformer encoder and decoder layers.
 
 All are batch-first: sequences are ``[batch, seq, d]`` with ``d`` a known size.
 """
@@ -20,12 +20,12 @@ from archspec.layers.base import (
     need_int,
     need_rank,
 )
-from archspec.shapes import Dim, TensorType, tensor
+from archspec.shapes import TensorType, tensor
 
 Rate = Annotated[float, Field(ge=0.0, lt=1.0)]  # a dropout probability
 
 
-def _sequence(x: TensorType, what: str) -> int:
+def sequence_features(x: TensorType, what: str) -> int:
     """Check a [batch, seq, d] float input and return its known d."""
     need_rank(x, (3,), what, hint=f"{what} takes [batch, seq, features] (batch-first)")
     need_float(x, what)
@@ -117,9 +117,9 @@ class MultiheadAttention(LayerType):
 
     @classmethod
     def _dims(cls, p: Params, xs: list[TensorType]) -> tuple[int, int]:
-        d = _sequence(xs[0], cls.name)
+        d = sequence_features(xs[0], cls.name)
         _divisible(d, p.heads, cls.name)
-        kdim = _sequence(xs[-1], f"{cls.name} memory") if len(xs) > 1 else d
+        kdim = sequence_features(xs[-1], f"{cls.name} memory") if len(xs) > 1 else d
         if len(xs) > 1:
             _same_batch(xs[0], xs[1], cls.name)
         return d, kdim
@@ -206,7 +206,7 @@ class TransformerEncoderLayer(LayerType):
 
     @classmethod
     def _d(cls, p: TransformerParams, xs: list[TensorType]) -> int:
-        d = _sequence(xs[0], cls.name)
+        d = sequence_features(xs[0], cls.name)
         _divisible(d, p.heads, cls.name)
         return d
 
@@ -314,7 +314,7 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
     @classmethod
     def _d(cls, p: TransformerParams, xs: list[TensorType]) -> int:
         d = super()._d(p, xs)
-        m = _sequence(xs[1], f"{cls.name} memory")
+        m = sequence_features(xs[1], f"{cls.name} memory")
         if m != d:
             raise ShapeError(
                 f"{cls.name}: the memory has {m} features but the target has {d}",
@@ -336,71 +336,3 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
         batch, seq, d = xs[0]
         seq_m = xs[1][1]
         return super().macs(p, xs, out) + _mha_macs(batch, seq, seq_m, d, d)
-
-
-class PositionalParams(LayerParams):
-    kind: Literal["sinusoidal", "learned"] = "sinusoidal"
-    max_len: PositiveInt | None = None  # default 5000 (sinusoidal) or 512 (learned)
-    dropout: Rate = 0.0  # after the addition
-
-
-def _max_len(p: PositionalParams) -> int:
-    return p.max_len or (5000 if p.kind == "sinusoidal" else 512)
-
-
-@register_layer
-class PositionalEncoding(LayerType):
-    """Adds a position encoding to a ``[batch, seq, d]`` input (same shape out).
-
-    ``sinusoidal``: the fixed sin/cos table of "Attention Is All You Need", computed on the
-    fly (no parameters or buffers); ``learned``: a trained table ``weight [max_len, d]``
-    (as GPT-2/BERT). ``max_len`` (default 5000 sinusoidal, 512 learned) bounds the
-    sequence length; a known ``seq`` above it is an error.
-    """
-
-    name = "positional_encoding"
-    family = "attention"
-    primary = "kind"
-    Params = PositionalParams
-    examples = [
-        ({}, [tensor("batch", "seq", 16)]),
-        ({"kind": "learned", "max_len": 32}, [tensor("batch", "seq", 16)]),
-        ({"kind": "sinusoidal", "max_len": 64}, [tensor("batch", "seq", 7)]),
-        ({"kind": "learned"}, [tensor("batch", 10, 12)]),
-    ]
-
-    @classmethod
-    def infer(cls, p: PositionalParams, xs: list[TensorType]) -> TensorType:
-        x = xs[0]
-        _sequence(x, cls.name)
-        seq: Dim = x.shape[1]
-        if isinstance(seq, int) and seq > _max_len(p):
-            raise ShapeError(
-                f"sequence length {seq} exceeds max_len {_max_len(p)}",
-                expected=f"seq <= {_max_len(p)}",
-                got=str(x),
-                hint=f"raise `max_len` to at least {seq}",
-            )
-        return x
-
-    @classmethod
-    def penalized(cls, p: PositionalParams, xs: list[TensorType]) -> tuple[str, ...]:
-        return ("weight",) if p.kind == "learned" else ()
-
-    @classmethod
-    def weights(cls, p: PositionalParams, xs: list[TensorType]) -> dict[str, Shape]:
-        d = _sequence(xs[0], cls.name)
-        return {"weight": (_max_len(p), d)} if p.kind == "learned" else {}
-
-    @classmethod
-    def torch(cls, p: PositionalParams, xs: list[TensorType]) -> TorchCtor:
-        d = _sequence(xs[0], cls.name)
-        name = "Sinusoidal" if p.kind == "sinusoidal" else "Learned"
-        return TorchCtor(
-            f"attention.{name}PositionalEncoding",
-            {"d_model": d, "max_len": _max_len(p), "dropout": p.dropout},
-        )
-
-    @classmethod
-    def label(cls, p: PositionalParams) -> str:
-        return f"PositionalEncoding {p.kind}" + (f" ≤{_max_len(p)}" if p.kind == "learned" else "")

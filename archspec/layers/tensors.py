@@ -12,7 +12,6 @@ from pydantic import Field, PositiveInt, model_validator
 from archspec.layers import register_layer
 from archspec.layers.base import LayerParams, LayerType, Shape, ShapeError, TorchTensor
 from archspec.shapes import TensorType
-from archspec.spec.inits import SCHEMES
 
 FLOAT = Literal["float32", "float16", "bfloat16", "float64"]
 
@@ -114,7 +113,7 @@ class Buffer(LayerType):
     def tensor(cls, p: Params) -> TorchTensor:
         t = cls.infer(p, [])
         shape = tuple(d for d in t.shape if isinstance(d, int))
-        if p.fill in SCHEMES:
+        if p.fill in ("zeros", "ones"):
             return TorchTensor(shape, buffer=True, persistent=p.persistent, fill=p.fill, dtype=t.dtype)
         return TorchTensor(
             shape, buffer=True, persistent=p.persistent, fill=p.fill, kwargs={"size": p.size}, dtype=t.dtype

@@ -91,7 +91,7 @@ class Analysis:
         raise KeyError(path)
 
     def _repr_html_(self) -> str:  # notebooks show the summary table
-        from archspec.report import summary_html
+        from archspec.backends.report import summary_html
 
         return summary_html(self)
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archspec import expr
 from archspec.errors import ArchspecError, Loc, did_you_mean
+from archspec.spec import expr
 from archspec.spec.loader import PathKey, Source, load_path
 from archspec.spec.loader import load_text as parse_text
 from archspec.spec.model import BlockSpec, ModelSpec, SpecFile

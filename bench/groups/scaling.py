@@ -61,7 +61,7 @@ MAKE: dict[str, Callable[[int], str]] = {"chain": chain_spec, "blocks": blocks_s
 def load_analyze(text: str) -> Any:
     import archspec
 
-    return archspec.analyze(archspec.load(text))
+    return archspec.analyze(archspec.load_text(text))
 
 
 def nodes(a: Any) -> int:
@@ -77,7 +77,7 @@ def run(r: Run) -> None:
     for variant, label in VARIANTS.items():
         make = MAKE[variant]
         text1, text10 = make(1_000), make(10_000)
-        spec1, spec10 = archspec.load(text1), archspec.load(text10)
+        spec1, spec10 = archspec.load_text(text1), archspec.load_text(text10)
         n1, n10 = nodes(archspec.analyze(spec1)), nodes(archspec.analyze(spec10))
         pairs = {
             "analyze": (partial(archspec.analyze, spec1), partial(archspec.analyze, spec10)),
@@ -138,7 +138,7 @@ def _hundred_k(r: Run, variant: str, label: str, guess: float) -> None:
         del a
         gc.collect()
         marks = [(time.process_time(), time.perf_counter())]
-        spec = archspec.load(text)
+        spec = archspec.load_text(text)
         marks.append((time.process_time(), time.perf_counter()))
         a = archspec.analyze(spec)  # what a user does: load, then analyze
         marks.append((time.process_time(), time.perf_counter()))

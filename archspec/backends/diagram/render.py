@@ -16,8 +16,8 @@ from archspec.backends.diagram.mermaid import to_mermaid
 from archspec.backends.diagram.svg import center_text
 from archspec.backends.diagram.view import Depth, Drawing, build
 from archspec.errors import ArchspecError
-from archspec.io import write_bytes, write_text
 from archspec.passes import Analysis
+from archspec.system.io import write_bytes, write_text
 
 __all__ = [
     "DOT_TIMEOUT",

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 from archspec.backends.diagram.view import Box, Cluster, Depth, Drawing, build
-from archspec.diff import ModelDiff, NodeDiff, SpecDiff, diff, setting_changes, to_json
+from archspec.backends.diff import ModelDiff, NodeDiff, SpecDiff, diff, setting_changes, to_json
 from archspec.errors import ArchspecError
 
 MARK = {"same": " ", "changed": "~", "added": "+", "removed": "-"}

@@ -13,7 +13,7 @@ import keyword
 from dataclasses import dataclass, field
 from typing import Any
 
-from archspec.backends.plan import Plan, Sub
+from archspec.backends.torch.plan import Plan, Sub
 
 Path = tuple[str | int, ...]
 

@@ -8,16 +8,15 @@ built module loads into it and gives identical outputs. Plain chains become
 from __future__ import annotations
 
 import ast
-import functools
-import importlib
 import inspect
 import math
 from typing import Any
 
 from archspec import __version__
-from archspec.backends.blockclasses import BlockClasses, Path
-from archspec.backends.plan import Plan, Sub, layer_inits, plan_model
-from archspec.backends.torch_ops import fn_source
+from archspec.backends.torch.blockclasses import BlockClasses, Path
+from archspec.backends.torch.copysource import copied_names, family_source
+from archspec.backends.torch.ops import fn_source
+from archspec.backends.torch.plan import Plan, Sub, layer_inits, plan_model
 from archspec.layers.base import TorchCtor
 from archspec.passes import Analysis
 from archspec.spec.inits import SCHEMES, split
@@ -30,7 +29,7 @@ def emit(analyses: list[Analysis]) -> str:
     """One Python module with a class for every model in ``analyses`` (and the models they call)."""
     order = _with_called_models(analyses)
     plans = {a.model: plan_model(a) for a in order}
-    e = _Emitter(BlockClasses(list(plans.values())), _copied_names(list(plans.values())))
+    e = _Emitter(BlockClasses(list(plans.values())), copied_names(list(plans.values())))
     for a in order:
         e.model(a, plans[a.model])
     source = e.render(analyses)
@@ -221,7 +220,7 @@ class _Emitter:
             "from torch import nn",
             "",
         ]
-        copied = [_family_source(module, used) for module, used in self.families.items()]
+        copied = [family_source(module, used) for module, used in self.families.items()]
         body = "\n".join(copied + self.classes)
         if "math." not in body:
             head.remove("import math")
@@ -276,7 +275,7 @@ def _self_attr(name: str) -> str:
 
 def _defaults(c: TorchCtor) -> dict[str, Any]:
     """The keyword defaults of the class a layer builds (so the source can leave them out)."""
-    from archspec.backends.torch_ops import module_class
+    from archspec.backends.torch.ops import module_class
 
     cls = c.impl if c.impl is not None else module_class(c.cls)
     params = inspect.signature(cls.__init__).parameters.values()
@@ -314,63 +313,6 @@ def _with_called_models(analyses: list[Analysis]) -> list[Analysis]:
     for a in analyses:
         visit(a)
     return list(out.values())
-
-
-def _copied_names(plans: list[Plan]) -> set[str]:
-    """Every top-level name of the modules whose classes the standalone file may copy, so that
-    no generated class takes one of them (a block named `reshape` next to a copied `Reshape`)."""
-    modules: set[str] = set()
-    todo = list(plans)
-    while todo:
-        plan = todo.pop()
-        for s in plan.subs:
-            if s.plan is not None:
-                todo.append(s.plan)
-            elif s.ctor is not None and s.ctor.source_module is not None:
-                modules.add(s.ctor.source_module)
-    return {name for module in modules for name in _module_defs(module)}
-
-
-@functools.lru_cache(maxsize=64)
-def _module_defs(name: str) -> frozenset[str]:
-    tree = ast.parse(inspect.getsource(importlib.import_module(name)))
-    return frozenset(target for node in tree.body for target in _defined(node))
-
-
-def _family_source(name: str, used: set[str]) -> str:
-    """The classes ``used`` from a module of custom torch classes, with every top-level
-    function, class or constant they refer to (the module's docstring and imports left out)."""
-    source = inspect.getsource(importlib.import_module(name))
-    lines = source.splitlines()
-    defs: dict[str, ast.stmt] = {}
-    for node in ast.parse(source).body:
-        for target in _defined(node):
-            defs[target] = node
-    needed, todo = set(), [n for n in used if n in defs]
-    while todo:
-        current = todo.pop()
-        if current in needed:
-            continue
-        needed.add(current)
-        refs = {n.id for n in ast.walk(defs[current]) if isinstance(n, ast.Name)}
-        todo += [r for r in refs if r in defs and r not in needed]
-    keep = []
-    for node in dict.fromkeys(defs[n] for n in defs if n in needed):  # in source order
-        decorators = getattr(node, "decorator_list", None)
-        start = (decorators[0].lineno if decorators else node.lineno) - 1
-        keep.append("\n".join(lines[start : node.end_lineno or node.lineno]))
-    return f"# --- from {name} ---\n\n" + "\n\n\n".join(keep) + "\n"
-
-
-def _defined(node: ast.stmt) -> list[str]:
-    """The top-level names a statement defines (imports and docstrings define none here)."""
-    if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
-        return [node.name]
-    if isinstance(node, ast.Assign):
-        return [t.id for t in node.targets if isinstance(t, ast.Name)]
-    if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-        return [node.target.id]
-    return []
 
 
 def _literal(value: Any) -> str:

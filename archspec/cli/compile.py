@@ -10,9 +10,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from archspec.errors import ArchspecError
-from archspec.io import Transaction, safe_stem
 from archspec.passes import Analysis
 from archspec.pipeline import analyze_all, load
+from archspec.system.io import Transaction, safe_stem
 
 DIAGRAMS = ("svg", "png", "pdf", "dot", "mmd")
 ALL = ("txt", "json", "py", "onnx", *DIAGRAMS)
@@ -23,7 +23,7 @@ def compile_spec(args: argparse.Namespace, sizes: dict[str, int]) -> int:
     analyses = analyze_all(spec, args.model, sizes)
     emit = _requested(args.emit)
     if not args.quiet:
-        from archspec.report import summary_text
+        from archspec.backends.report import summary_text
 
         print("\n\n".join(summary_text(a) for a in analyses))
         print()
@@ -90,7 +90,7 @@ Emitter = Callable[[list[Analysis], Transaction, str, argparse.Namespace, list[s
 def _txt(
     analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.Namespace, notes: list[str]
 ) -> None:
-    from archspec.report import summary_text
+    from archspec.backends.report import summary_text
 
     text = "\n\n".join(summary_text(a) for a in analyses) + "\n"
     tx.path(f"{stem}.summary.txt").write_text(text)
@@ -99,7 +99,7 @@ def _txt(
 def _json(
     analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.Namespace, notes: list[str]
 ) -> None:
-    from archspec.report import to_json
+    from archspec.backends.report import to_json
 
     tx.path(f"{stem}.summary.json").write_text(json.dumps(to_json(analyses), indent=2) + "\n")
 
@@ -107,7 +107,7 @@ def _json(
 def _py(
     analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.Namespace, notes: list[str]
 ) -> None:
-    from archspec.backends.pysrc import emit
+    from archspec.backends.torch.pysrc import emit
 
     tx.path(f"{stem}.py").write_text(emit(analyses))
 

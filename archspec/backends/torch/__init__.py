@@ -1,16 +1,23 @@
-"""``archspec.build``'s entry point: refuse an over-budget build before torch is imported."""
+"""The torch backend: a spec's model as a live ``nn.Module`` (``build``: torch.fx generates its
+forward) and as standalone PyTorch source (``pysrc``), both realizing one ``plan``.
+
+This module imports no torch: ``build`` refuses an over-budget model from the static counts
+before torch is imported.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from archspec.guard import check_budget
-from archspec.pipeline import analyze, load
+from archspec.pipeline import analyze, spec_of
 from archspec.spec import Spec
+from archspec.system.guard import check_budget
 
 if TYPE_CHECKING:
     from torch import nn
+
+__all__ = ["build"]
 
 
 def build(
@@ -30,12 +37,12 @@ def build(
     still allocate: available memory, RLIMIT_AS/RLIMIT_DATA, its cgroup's limit) are refused
     from the static counts, before torch is even imported.
     """
-    s = spec if isinstance(spec, Spec) else load(spec)
+    s = spec_of(spec)
     name = s.pick(model)[0]
     a = analyze(s, name)
     if str(device) != "meta":
         check_budget(a, _dtype_name(dtype), memory_budget)
-    from archspec.backends import torch_build
+    from archspec.backends.torch import builder as torch_build
 
     return torch_build.build(s, name, device=device, dtype=dtype, seed=seed, analysis=a)
 

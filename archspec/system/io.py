@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from archspec.errors import ArchspecError
-from archspec.interrupts import Interrupted, deferred, received
+from archspec.system.interrupts import Interrupted, deferred, received
 
 try:
     import fcntl

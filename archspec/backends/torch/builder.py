@@ -16,11 +16,10 @@ from typing import Any
 import torch
 from torch import fx, nn
 
-from archspec.backends import init as inits
-from archspec.backends.plan import Plan, Sub, layer_inits, plan_model
-from archspec.backends.torch_ops import add_tensor, call_fn, make_module
+from archspec.backends.torch import init as inits
+from archspec.backends.torch.ops import add_tensor, call_fn, make_module
+from archspec.backends.torch.plan import Plan, Sub, layer_inits, plan_model
 from archspec.errors import ArchspecError
-from archspec.guard import check_budget
 from archspec.ir.graph import InputNode
 from archspec.passes import Analysis
 from archspec.passes.sizing import concrete
@@ -28,6 +27,7 @@ from archspec.pipeline import analyze, load
 from archspec.spec import Spec
 from archspec.spec.model import MAX_SEED
 from archspec.spec.names import ANALYSIS_ATTR, PENALTY_METHOD, attribute, ident
+from archspec.system.guard import check_budget
 
 DEFAULT_SIZE = 4
 

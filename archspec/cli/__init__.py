@@ -24,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 0
-    from archspec import interrupts
+    from archspec.system import interrupts
 
     with interrupts.handle_signals():
         try:
@@ -134,7 +134,7 @@ def _parser() -> argparse.ArgumentParser:
     c = _command(sub, "schema", "print the JSON Schema of spec files", _schema)
     c.add_argument("-o", "--out", default=None, help="write it to this file instead")
 
-    from archspec.diffview import add_diff_command
+    from archspec.backends.diffview import add_diff_command
 
     add_diff_command(sub)
 
@@ -192,7 +192,7 @@ def _analyses(args: argparse.Namespace) -> list:  # type: ignore[type-arg]
 
 
 def _check(args: argparse.Namespace) -> int:
-    from archspec import report
+    from archspec.backends import report
 
     analyses = _analyses(args)
     if args.json:
@@ -203,7 +203,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from archspec.compile import compile_spec
+    from archspec.cli.compile import compile_spec
 
     _depth(args)
     return compile_spec(args, sizes_from(args))
@@ -218,7 +218,7 @@ def _render(args: argparse.Namespace) -> int:
 
 
 def _docs(args: argparse.Namespace) -> int:
-    from archspec.gallery import write_gallery
+    from archspec.docsgen.gallery import write_gallery
 
     out = Path(args.out)
     page = Path(args.page) if args.page else out.with_suffix(".md")
@@ -232,7 +232,7 @@ def _schema(args: argparse.Namespace) -> int:
 
     text = schema_text()
     if args.out:
-        from archspec.io import write_text
+        from archspec.system.io import write_text
 
         write_text(args.out, text)
         print(f"wrote {args.out}")
@@ -245,7 +245,7 @@ def _layers(args: argparse.Namespace) -> int:
     from archspec.layers import registry
 
     if args.markdown:
-        from archspec.reference import layer_reference
+        from archspec.docsgen.reference import layer_reference
 
         sys.stdout.write(layer_reference())
         return 0

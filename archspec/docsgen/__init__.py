@@ -1,0 +1,1 @@
+"""Documentation tooling: the gallery page and the layer reference, generated from specs and the registry."""
