@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from archspec.errors import ErrorCode
 from archspec.layers import costs
 from archspec.layers.costs import Product
 from archspec.shapes import Dim, TensorType
@@ -46,7 +47,7 @@ class ShapeError(Exception):
         expected: str | None = None,
         got: str | None = None,
         hint: str | None = None,
-        code: str = "shape-mismatch",
+        code: ErrorCode = "shape-mismatch",
     ) -> None:
         super().__init__(message)
         self.message, self.expected, self.got, self.hint, self.code = (
