@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from archspec.ir.graph import Graph, LayerNode
 from archspec.layers.costs import backward_macs
-from archspec.passes.flow import Call, Flow, flow
+from archspec.passes.flow import Call, flow
 from archspec.passes.sizing import check_sized, concrete
 
 
@@ -37,12 +37,14 @@ def count_costs(graph: Graph, sizes: Mapping[str, int]) -> Costs:
     A model called twice computes twice: both calls count.
     """
     costs = Costs()
-    backward = _backward_macs(flow(graph), sizes)
-    costs.total_macs, costs.total_other, costs.total_backward = _fill(graph, sizes, backward, costs)
+    costs.total_macs, costs.total_other, costs.total_backward = _fill(graph, sizes, _gradients(graph), costs)
     return costs
 
 
-def _fill(graph: Graph, sizes: Mapping[str, int], backward: dict[int, int], c: Costs) -> tuple[int, int, int]:
+Grads = dict[int, tuple[list[bool], dict[str, bool]]]  # id(layer node) -> (inputs, parameters)
+
+
+def _fill(graph: Graph, sizes: Mapping[str, int], grads: Grads, c: Costs) -> tuple[int, int, int]:
     totals = [0, 0, 0]
     for node in graph.body():
         check_sized(node, sizes)
@@ -50,48 +52,39 @@ def _fill(graph: Graph, sizes: Mapping[str, int], backward: dict[int, int], c: C
             ins = [concrete(x, sizes) for x in node.in_types]
             out = concrete(node.out, sizes)
             layer, p = node.layer_type, node.settings
-            here = (layer.macs(p, ins, out), layer.other_flops(p, ins, out), 2 * backward.get(id(node), 0))
+            backward = 0
+            if id(node) in grads:  # the gradient reaches it
+                backward = 2 * backward_macs(layer.products(p, ins, out), *grads[id(node)])
+            here = (layer.macs(p, ins, out), layer.other_flops(p, ins, out), backward)
         else:
             assert node.sub is not None
-            here = _fill(node.sub, sizes, backward, c)
+            here = _fill(node.sub, sizes, grads, c)
         c.macs[node.path], c.other[node.path], c.backward[node.path] = here
         totals = [t + h for t, h in zip(totals, here, strict=True)]
     return totals[0], totals[1], totals[2]
 
 
-def _backward_macs(f: Flow, sizes: Mapping[str, int]) -> dict[int, int]:
-    """The backward MACs of each layer call the gradient reaches (by ``id`` of its node)."""
+def _gradients(graph: Graph) -> Grads:
+    """For each layer call the gradient reaches: which of its inputs and parameters require one
+    (a static property of the graph)."""
+    f = flow(graph)
     by_path = {c.node.path: c for c in f.calls}
-    grads: list[tuple[list[bool], bool, bool]] = []  # per call: inputs, any trainable, output
+    calls: list[tuple[list[bool], dict[str, bool], bool]] = []  # inputs, parameters, output
     for call in f.calls:
-        ins = [s[0] >= 0 and grads[s[0]][2] for s in call.sources]
-        trainable = any(_trainable(call, name, by_path) for name in call.node.weights)
-        needs = call.node.layer_type.output_requires_grad(call.node.settings, ins, trainable)
-        grads.append((ins, trainable, needs))
+        ins = [s[0] >= 0 and calls[s[0]][2] for s in call.sources]
+        weights = {name: _trainable(call, name, by_path) for name in call.node.weights}
+        needs = call.node.layer_type.output_requires_grad(call.node.settings, ins, any(weights.values()))
+        calls.append((ins, weights, needs))
     reached = [False] * len(f.calls)
     for i, _ in f.outputs:
-        if i >= 0 and grads[i][2]:
+        if i >= 0 and calls[i][2]:
             reached[i] = True
     for i in reversed(range(len(f.calls))):
         if reached[i]:
-            for (j, _), needs in zip(f.calls[i].sources, grads[i][0], strict=True):
+            for (j, _), needs in zip(f.calls[i].sources, calls[i][0], strict=True):
                 if j >= 0 and needs:
                     reached[j] = True
-    out: dict[int, int] = {}
-    for i, call in enumerate(f.calls):
-        if reached[i]:
-            out[id(call.node)] = out.get(id(call.node), 0) + _call_backward(call, grads[i], by_path, sizes)
-    return out
-
-
-def _call_backward(
-    call: Call, grads: tuple[list[bool], bool, bool], by_path: dict[str, Call], sizes: Mapping[str, int]
-) -> int:
-    node = call.node
-    xs = [concrete(x, sizes) for x in node.in_types]
-    products = node.layer_type.products(node.settings, xs, concrete(node.out, sizes))
-    weights = {name: _trainable(call, name, by_path) for name in node.weights}
-    return backward_macs(products, grads[0], weights)
+    return {id(call.node): calls[i][:2] for i, call in enumerate(f.calls) if reached[i]}
 
 
 def _trainable(call: Call, name: str, by_path: dict[str, Call]) -> bool:
