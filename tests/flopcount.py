@@ -51,11 +51,12 @@ def visible_kernels() -> Iterator[None]:
         yield
 
 
-def step_flops(fn: Callable[[], object]) -> tuple[int, int]:
+def step_flops(fn: Callable[[], object], visible: bool = True) -> tuple[int, int]:
     """(forward, backward) FLOPs of ``fn()`` then the backward of the sum of its outputs (0 when
-    no output requires a gradient), as FlopCounterMode counts them."""
+    no output requires a gradient), as FlopCounterMode counts them; on ``visible_kernels``
+    unless ``visible`` is False."""
     fwd, bwd = FlopCounterMode(display=False), FlopCounterMode(display=False)
-    with visible_kernels():
+    with visible_kernels() if visible else contextlib.nullcontext():
         with fwd:
             y = fn()
         outs: Sequence[torch.Tensor] = y if isinstance(y, tuple) else (y,)  # type: ignore[assignment]

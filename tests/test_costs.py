@@ -129,6 +129,7 @@ def test_layer_costs_match_flop_counter(layer, params, xs, grads: str) -> None: 
     count halved, for inputs and parameters that do or do not require a gradient. The layers in
     HIDDEN_FROM_COUNTER are counted on the CPU kernels torch's counter sees (tests/flopcount.py)."""
     inputs_grad, trainable = GRADS[grads]
+    hidden = layer.name in HIDDEN_FROM_COUNTER  # only these run on the kernels the counter sees
     p = layer.Params.model_validate(params)
     ins, (out,) = shapes(xs, SIZES), shapes([layer.infer(p, xs)], SIZES)
     g = torch.Generator().manual_seed(0)
@@ -142,12 +143,12 @@ def test_layer_costs_match_flop_counter(layer, params, xs, grads: str) -> None: 
     ctor = layer.torch(p, xs)
     if ctor is None:
         fn = layer.torch_fn(p)
-        forward, backward = step_flops(lambda: call_fn(fn, tensors))
+        forward, backward = step_flops(lambda: call_fn(fn, tensors), visible=hidden)
     else:
         module = make_module(ctor).train()  # eval mode may take fused paths the counter misses
         for name, w in module.named_parameters():
             w.requires_grad_(trainable and name not in layer.frozen)
-        forward, backward = step_flops(lambda: module(*tensors))
+        forward, backward = step_flops(lambda: module(*tensors), visible=hidden)
     flags = [inputs_grad and not x.dtype.startswith("int") for x in xs]
     weights = {name: trainable and name not in layer.frozen for name in layer.weights(p, xs)}
     macs, expected = layer.macs(p, ins, out), 0
