@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.base import LayerParams, LayerType, Shape, TorchCtor, need_float, numel
 from archspec.shapes import TensorType, tensor
 
@@ -24,8 +24,8 @@ class _Elementwise(LayerType):
         return xs[0]
 
     @classmethod
-    def macs(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
-        return 0
+    def other_flops(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
+        return costs.elementwise(numel(out))
 
     @classmethod
     def torch(cls, p: LayerParams, xs: list[TensorType]) -> TorchCtor:
@@ -119,8 +119,8 @@ class Softmax(_Elementwise):
         return x
 
     @classmethod
-    def macs(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
-        return numel(out)
+    def other_flops(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
+        return costs.softmax(numel(out))
 
 
 @register_layer

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import NonNegativeInt, PositiveInt, ValidationInfo, field_validator
 
 from archspec import shapes as dims
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.base import (
     LayerParams,
     LayerType,
@@ -19,6 +19,7 @@ from archspec.layers.base import (
     need_rank,
     numel,
 )
+from archspec.layers.costs import Product
 from archspec.shapes import Dim, TensorType, tensor
 
 # Shared spatial helpers (pool.py uses them too) ---------------------------------------
@@ -181,8 +182,13 @@ class _Conv(LayerType):
         return w
 
     @classmethod
-    def macs(cls, p: _ConvParams, xs: list[Shape], out: Shape) -> int:
-        return numel(out) * (xs[0][1] // p.groups) * numel(per_dim(p.kernel, cls.ndim))
+    def products(cls, p: _ConvParams, xs: list[Shape], out: Shape) -> list[Product]:
+        macs = costs.conv(numel(out), xs[0][1] // p.groups, numel(per_dim(p.kernel, cls.ndim)))
+        return [Product(macs, costs.arg(0), "weight")]
+
+    @classmethod
+    def other_flops(cls, p: _ConvParams, xs: list[Shape], out: Shape) -> int:
+        return costs.bias(numel(out), p.bias)
 
     @classmethod
     def torch(cls, p: _ConvParams, xs: list[TensorType]) -> TorchCtor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.base import (
     LayerParams,
     LayerType,
@@ -72,8 +72,8 @@ class BatchNorm(LayerType):
         return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
 
     @classmethod
-    def macs(cls, p: Params, xs: list[Shape], out: Shape) -> int:
-        return numel(out)  # at inference, one multiply-add per element
+    def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        return costs.batch_norm(numel(out))
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
@@ -132,8 +132,9 @@ class LayerNorm(LayerType):
         return {"weight": shape, "bias": shape} if p.bias else {"weight": shape}
 
     @classmethod
-    def macs(cls, p: Params, xs: list[Shape], out: Shape) -> int:
-        return 2 * numel(out)  # the statistics, then the scale and shift
+    def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        affine = p.elementwise_affine
+        return costs.layer_norm(numel(out), weight=affine, bias=affine and p.bias)
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
