@@ -88,12 +88,14 @@ def message_of(e: ArchspecError) -> str:
 
 def check_text(text: str, name: str = "<string>", fmt: str | None = None) -> Checked:
     """Every error of the spec text that can be trusted (see the module's rule)."""
+    lines = text.splitlines(keepends=True) or [""]
     try:
         src = parse_text(text, name, fmt)
     except ArchspecError as e:
-        lines = text.splitlines(keepends=True) or [""]
         pos = (e.loc.line - 1, e.loc.col - 1) if e.loc else (0, 0)
         return Checked(text, [Problem(e.code, message_of(e), token_span(lines, pos), e)])
+    except Exception as bug:  # text no loader should see (lone surrogates from a JSON client)
+        return Checked(text, [_internal(bug, lines)])
     index = build_index(text)
     c = _Collector(src)
     checked = Checked(text, [], src, index)
@@ -116,8 +118,7 @@ def check_text(text: str, name: str = "<string>", fmt: str | None = None) -> Che
             if len(checked.problems) >= MAX_PROBLEMS or not c.neutralise(e, path):
                 break
         except Exception as bug:  # a bug in archspec: say so once, never crash the editor
-            message = f"internal error: {type(bug).__name__}: {bug}"
-            checked.problems.append(Problem("internal", message, token_span([text], (0, 0))))
+            checked.problems.append(_internal(bug, lines))
             break
     seen_spans = {p.span for p in checked.problems}
     for alone in c.alone():
@@ -129,14 +130,16 @@ def check_text(text: str, name: str = "<string>", fmt: str | None = None) -> Che
     return checked
 
 
+def _internal(bug: Exception, lines: list[str]) -> Problem:
+    message = f"internal error: {type(bug).__name__}: {bug}"
+    return Problem("internal", message + "\nhint: this is a bug in archspec", token_span(lines, (0, 0)))
+
+
 def _problem(e: ArchspecError, index: TextIndex | None, text: str) -> Problem:
     if index is not None:
-        span = index.span_of(e.loc)
-    else:
-        span = token_span(
-            text.splitlines(keepends=True) or [""], (e.loc.line - 1, e.loc.col - 1) if e.loc else (0, 0)
-        )
-    return Problem(e.code, message_of(e), span, e)
+        return Problem(e.code, message_of(e), index.span_of(e.loc), e)
+    pos = (e.loc.line - 1, e.loc.col - 1) if e.loc else (0, 0)
+    return Problem(e.code, message_of(e), token_span(text.splitlines(keepends=True) or [""], pos), e)
 
 
 class _Collector:

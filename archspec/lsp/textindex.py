@@ -90,7 +90,7 @@ def build_index(text: str) -> TextIndex | None:
     index = TextIndex(text.splitlines(keepends=True) or [""])
     try:
         root = yaml.compose(text, Loader=_loader())
-    except (yaml.YAMLError, RecursionError, ValueError):
+    except Exception:  # not YAML (or not text PyYAML takes): no ranges, token spans instead
         return None
     if root is not None:
         _walk(root, (), index, set())
