@@ -39,9 +39,9 @@ def main() -> int:
     good = spec.read_text()
     lines = good.splitlines(keepends=True)
     last = max(i for i, line in enumerate(lines) if "linear" in line)
-    bad = "".join(lines[:last] + ["  - {name: fc, linear: 10, inputs: maxpool}\n"] + lines[last + 1 :])
+    bad = "".join([*lines[:last], "  - {name: fc, linear: 10, inputs: maxpool}\n", *lines[last + 1 :]])
 
-    inproc = {"good": [], "bad": []}
+    inproc: dict[str, list[float]] = {"good": [], "bad": []}
     for _ in range(args.rounds):
         for name, text in (("good", good), ("bad", bad)):
             t0 = time.perf_counter()
@@ -75,7 +75,8 @@ def main() -> int:
         assert hover is not None
     client.close()
 
-    print(f"archspec lsp latency on {args.spec} ({len(lines)} lines), {args.rounds} rounds; ms, median (range)")
+    print(f"archspec lsp latency on {args.spec} ({len(lines)} lines), {args.rounds} rounds")
+    print("  milliseconds: median (range)")
     print(f"  open -> first diagnostics (server cold)        {first * 1000:7.1f}")
     print(f"  change -> diagnostics, one error               {ms(trips['bad'])}")
     print(f"  change -> diagnostics, clean                   {ms(trips['good'])}")
