@@ -41,7 +41,7 @@ from archspec.errors import ArchspecError, did_you_mean
 from archspec.ir.graph import split_ref
 from archspec.lsp import units as u
 from archspec.lsp.textindex import Span, TextIndex, build_index, token_span
-from archspec.spec import Spec, from_source
+from archspec.spec import DEFAULT_MODEL, Spec, _ident, from_source
 from archspec.spec.loader import PathKey, Source
 from archspec.spec.loader import load_text as parse_text
 
@@ -269,7 +269,7 @@ class _Collector:
         for other in u.units(self.src.data):
             if other in self.dead or other == unit:
                 continue
-            users = {j for j, raw in enumerate(self.layers(other)) if u.entry_key(raw) == unit[1]}
+            users = {j for j, raw in enumerate(self.layers(other)) if unit[1] in u.type_keys(raw)}
             if users:
                 self.switch_off(other, users)
 
@@ -290,8 +290,15 @@ class _Collector:
         """Errors of switched-off dependents that do not depend on their inputs (rule 4)."""
         data = self.src.data if isinstance(self.src.data, dict) else {}
         blocks = data.get("blocks") if isinstance(data.get("blocks"), dict) else {}
-        models = data.get("models") if isinstance(data.get("models"), dict) else {}
-        ns = SimpleNamespace(source=self.src, blocks=blocks, models=models, vars={})
+        models = data.get("models")
+        if not isinstance(models, dict):  # one model, named as `archspec.spec` names it
+            name = data.get("name")
+            models = (
+                {DEFAULT_MODEL if name is None else _ident(name): None}
+                if isinstance(name, str | None)
+                else {}
+            )
+        ns = SimpleNamespace(source=self.src, blocks=blocks, models=models)
         from archspec.ir.expand import Elaborator
 
         el = Elaborator(ns)

@@ -49,6 +49,10 @@ class Nav:
         found = index.path_at(pos)
         if found is None and pos[1] > 0:  # just after a word
             found = index.path_at((pos[0], pos[1] - 1))
+        if found is not None and found[0][-1:] == ("layers",):  # on an item's `- `: that item
+            for path, span in index.values.items():
+                if path[:-1] == found[0] and span.start[0] == pos[0] and span.start[1] >= pos[1]:
+                    return path, False
         return found
 
     # hover -------------------------------------------------------------------------------
@@ -72,7 +76,8 @@ class Nav:
             and unit[:1] != ("blocks",)
         ):
             return self._input_hover(unit, str(path[len(unit) + 1]))
-        if (unit is not None and path == unit and unit) or (unit is None and path == ("name",)):
+        single = self.checked.spec is not None and self.checked.spec.single
+        if (unit is not None and path == unit and unit) or (unit is None and path == ("name",) and single):
             return self._model_hover(unit[1] if unit else None, index.keys.get(path) or index.values[path])
         return None
 

@@ -84,6 +84,13 @@ def entry_key(raw: Any) -> str | None:
     return None
 
 
+def type_keys(raw: Any) -> list[str]:
+    """Every key of an entry that may be its type (one, unless the entry is malformed)."""
+    if isinstance(raw, str):
+        return [raw]
+    return [k for k in raw if k not in ENTRY_KEYS] if isinstance(raw, dict) else []
+
+
 def entry_name(raw: Any) -> str | None:
     name = raw.get("name") if isinstance(raw, dict) else None
     return name if isinstance(name, str) else None
@@ -95,13 +102,23 @@ def entries(data: Any, unit: Unit) -> list[Any]:
 
 
 def names_match(ref: str, raw: Any) -> bool:
-    """Whether a reference's node name may name this entry (its name, or an automatic one)."""
+    """Whether a reference's node name may name this entry: its name, an automatic one, or, for
+    an entry whose form is broken (``{nme: a, linear: 4}``), any string or key in it."""
     name = entry_name(raw)
     if name is not None:
         return ref == name
-    key = entry_key(raw)
-    if not key:
-        return False
+    if isinstance(raw, str):
+        return _automatic(ref, raw)
+    if not isinstance(raw, dict):
+        return False  # a null or list entry: it names nothing
+    keys = [k for k in raw if k not in ENTRY_KEYS]
+    if len(keys) == 1 and "name" not in raw:
+        return _automatic(ref, keys[0])
+    return ref in raw or ref in set(strings(raw)) or any(_automatic(ref, k) for k in keys)
+
+
+def _automatic(ref: str, key: str) -> bool:
+    """Whether ``ref`` may be an automatic name of an entry of type ``key`` (``relu2``)."""
     base = key if key[-1:].isalpha() else key + "_"
     return ref.startswith(base) and ref[len(base) :].isdigit()
 
