@@ -3,6 +3,8 @@ error, and every other one is the error ``check`` reports once the others are fi
 
 from __future__ import annotations
 
+import random
+import re
 from pathlib import Path
 
 import pytest
@@ -191,3 +193,76 @@ def test_ranges() -> None:
     text = "inputs: {x: [batch, 16]}\nlayers:\n  - name: a\n    linear:\n      out: 8\n      kernal: 3\n"
     (p,) = check_text(text, "t.yaml").problems
     assert (p.code, p.span.start, p.span.end) == ("unknown-field", (5, 6), (5, 12))  # the key `kernal`
+
+
+def _defined(text: str) -> tuple[set[str], set[str]]:
+    """The block and model names, and the input and node names, a spec text defines."""
+    from archspec.lsp import units as u
+    from archspec.spec.loader import load_text as parse
+
+    try:
+        data = parse(text, "t.yaml").data
+    except ArchspecError:  # not even YAML: the server reports one error
+        return set(), set()
+    types: set[str] = set()
+    nodes: set[str] = set()
+    for unit in u.units(data):
+        types |= {unit[1]} if unit else set()
+        inputs = u.at(data, (*unit, "inputs"))
+        nodes |= set(inputs) if isinstance(inputs, dict | list) else set()
+        nodes |= {n for n in map(u.entry_name, u.entries(data, unit)) if n}
+    return types, nodes
+
+
+def _mutate(rng: random.Random, text: str, row: int) -> str | None:
+    lines = text.splitlines(keepends=True)
+    line = lines[row].rstrip("\n")
+    words = list(re.finditer(r"[a-z_]{3,}|\d+", line))
+    if not words:
+        return None
+    m = rng.choice(words)
+    new = rng.choice([m.group()[:-1], m.group() + "x", "3" if m.group().isdigit() else "relu"])
+    lines[row] = line[: m.start()] + new + line[m.end() :] + "\n"
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "gan", "transformer_encoder", "unet"])
+def test_two_random_mistakes_give_no_follow_on_errors(name: str) -> None:
+    """Two mistakes on two lines: every error the server reports is `check`'s error with only one
+    of them, or is on a line that was changed, or names what a change renamed away."""
+    rng = random.Random(name)
+    original = (ROOT / "specs" / f"{name}.yaml").read_text()
+    rows = [
+        i
+        for i, line in enumerate(original.splitlines())
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    tried = 0
+    while tried < 12:
+        a, b = sorted(rng.sample(rows, 2))
+        one, two = _mutate(rng, original, a), _mutate(rng, original, b)
+        if one is None or two is None:
+            continue
+        e1, e2 = check_error(one), check_error(two)
+        if e1 is None or e2 is None or "syntax" in (e1.code, e2.code):
+            continue
+        both = "".join(
+            two.splitlines(keepends=True)[i] if i == b else line
+            for i, line in enumerate(one.splitlines(keepends=True))
+        )
+        first = check_error(both)
+        if first is None:
+            continue
+        tried += 1
+        got = check_text(both, "t.yaml").problems
+        assert got[0].error is not None and got[0].error.format() == first.format()
+        (types, nodes), (types_now, nodes_now) = _defined(original), _defined(both)
+        renamed = {"unknown-layer": types - types_now, "undefined-reference": nodes - nodes_now}
+        for p in got[1:]:
+            assert p.error is not None and p.error.loc is not None
+            quoted = set(re.findall(r"'([^']*)'", p.error.message))
+            assert (
+                key(p.error) in (key(e1), key(e2))
+                or p.error.loc.line in (a + 1, b + 1)
+                or quoted & renamed.get(p.error.code, set())
+            ), (a + 1, b + 1, key(p.error), key(e1), key(e2))
