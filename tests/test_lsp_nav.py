@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from archspec.layers import registry
 from archspec.lsp.collect import check_text
 from archspec.lsp.complete import complete
@@ -129,3 +131,17 @@ assert nav.analyses and "torch" not in sys.modules, sorted(m for m in sys.module
     import sys
 
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+def test_lsp_without_pygls_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    from archspec.cli import main
+
+    monkeypatch.setitem(sys.modules, "pygls", None)  # as if not installed
+    assert main(["lsp"]) == 1
+    err = capsys.readouterr().err
+    assert "error[missing-dependency]: the language server needs pygls" in err
+    assert "pip install 'archspec[lsp]'" in err
