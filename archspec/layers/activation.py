@@ -8,6 +8,7 @@ from pydantic import Field
 
 from archspec.layers import register_layer
 from archspec.layers.base import LayerParams, LayerType, Shape, TorchCtor, need_float, numel
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 
@@ -16,12 +17,17 @@ class _Elementwise(LayerType):
 
     family = "activation"
     torch_cls: ClassVar[str]
+    keeps: ClassVar[str] = "out"  # what backward needs: the output, or the input ("in0")
     examples = [({}, [tensor("batch", 6)]), ({}, [tensor("batch", 2, 3, 3)])]
 
     @classmethod
     def infer(cls, p: LayerParams, xs: list[TensorType]) -> TensorType:
         need_float(xs[0], cls.name)
         return xs[0]
+
+    @classmethod
+    def memory(cls, p: LayerParams, c: MemCtx) -> Memory:
+        return Memory(keep=(Kept(cls.keeps),))
 
     @classmethod
     def macs(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
@@ -49,6 +55,7 @@ class LeakyReLU(_Elementwise):
     """x if x > 0 else slope * x."""
 
     name = "leaky_relu"
+    keeps = "in0"
     torch_cls = "nn.LeakyReLU"
     primary = "negative_slope"
 
@@ -61,6 +68,7 @@ class GELU(_Elementwise):
     """Gaussian error linear unit (exact, or the tanh approximation)."""
 
     name = "gelu"
+    keeps = "in0"
     torch_cls = "nn.GELU"
     primary = "approximate"
 
@@ -73,6 +81,7 @@ class SiLU(_Elementwise):
     """x * sigmoid(x) (swish)."""
 
     name = "silu"
+    keeps = "in0"
     torch_cls = "nn.SiLU"
 
 

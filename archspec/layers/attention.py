@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
+from archspec.layers import attention_memory as mem
 from archspec.layers import register_layer
 from archspec.layers.base import (
     LayerParams,
@@ -20,6 +21,7 @@ from archspec.layers.base import (
     need_int,
     need_rank,
 )
+from archspec.layers.memory import MemCtx, Memory, dropout_kept
 from archspec.shapes import Dim, TensorType, tensor
 
 Rate = Annotated[float, Field(ge=0.0, lt=1.0)]  # a dropout probability
@@ -139,6 +141,10 @@ class MultiheadAttention(LayerType):
         return _mha_weights("", d, kdim, p.bias)
 
     @classmethod
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        return mem.multihead(c, p.heads, p.dropout, p.causal, p.bias)
+
+    @classmethod
     def macs(cls, p: Params, xs: list[Shape], out: Shape) -> int:
         batch, seq_q, d = xs[0]
         _, seq_k, kdim = xs[-1]
@@ -234,6 +240,11 @@ class TransformerEncoderLayer(LayerType):
     def weights(cls, p: TransformerParams, xs: list[TensorType]) -> dict[str, Shape]:
         d = cls._d(p, xs)
         return _mha_weights("self_attn.", d, d, p.bias) | cls._ff_weights(p, d, 2)
+
+    @classmethod
+    def memory(cls, p: TransformerParams, c: MemCtx) -> Memory:
+        ff, gelu = p.dim_feedforward or 4 * c.ins[0][2], p.activation == "gelu"
+        return mem.encoder_layer(c, p.heads, ff, p.dropout, gelu, p.norm_first, p.causal)
 
     @classmethod
     def penalized(cls, p: TransformerParams, xs: list[TensorType]) -> tuple[str, ...]:
@@ -332,6 +343,11 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
         return attn | cls._ff_weights(p, d, 3)
 
     @classmethod
+    def memory(cls, p: TransformerParams, c: MemCtx) -> Memory:
+        ff, gelu = p.dim_feedforward or 4 * c.ins[0][2], p.activation == "gelu"
+        return mem.decoder_layer(c, p.heads, ff, p.dropout, gelu, p.norm_first, p.causal)
+
+    @classmethod
     def macs(cls, p: TransformerParams, xs: list[Shape], out: Shape) -> int:
         batch, seq, d = xs[0]
         seq_m = xs[1][1]
@@ -391,6 +407,10 @@ class PositionalEncoding(LayerType):
     def weights(cls, p: PositionalParams, xs: list[TensorType]) -> dict[str, Shape]:
         d = _sequence(xs[0], cls.name)
         return {"weight": (_max_len(p), d)} if p.kind == "learned" else {}
+
+    @classmethod
+    def memory(cls, p: PositionalParams, c: MemCtx) -> Memory:
+        return Memory(keep=dropout_kept("dropout", c.out, p.dropout, c))  # the sum keeps nothing
 
     @classmethod
     def torch(cls, p: PositionalParams, xs: list[TensorType]) -> TorchCtor:

@@ -19,6 +19,7 @@ from archspec.layers.base import (
     need_rank,
     numel,
 )
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import Dim, TensorType, tensor
 
 # Shared spatial helpers (pool.py uses them too) ---------------------------------------
@@ -179,6 +180,16 @@ class _Conv(LayerType):
         if p.bias:
             w["bias"] = (p.out,)
         return w
+
+    @classmethod
+    def memory(cls, p: _ConvParams, c: MemCtx) -> Memory:
+        # the input (and the weight); "same" padding of an odd total width pads a copy first
+        x = c.ins[0]
+        if p.padding == "same":
+            odd = [d * (k - 1) % 2 for k, d in zip(per_dim(p.kernel, cls.ndim), per_dim(p.dilation, cls.ndim))]
+            if any(odd):
+                return Memory(keep=(Kept("padded", (*x[:2], *(s + o for s, o in zip(x[2:], odd)))),))
+        return Memory(keep=(Kept("in0"),))
 
     @classmethod
     def macs(cls, p: _ConvParams, xs: list[Shape], out: Shape) -> int:
