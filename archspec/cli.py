@@ -137,6 +137,9 @@ def _parser() -> argparse.ArgumentParser:
     from archspec.diffview import add_diff_command
 
     add_diff_command(sub)
+    from archspec.planner.cli import add_plan_command
+
+    add_plan_command(sub)
 
     c = _command(sub, "layers", "list the registered layer types", _layers)
     c.add_argument("--markdown", action="store_true", help="print the full reference (docs/layers.md)")

@@ -48,3 +48,37 @@ def state_bytes(model: nn.Module, opt: torch.optim.Optimizer) -> dict[str, int]:
     grads = [p.grad for p in params if p.grad is not None]
     state = [v for s in opt.state.values() for v in s.values() if isinstance(v, torch.Tensor)]
     return {"weights": total(params), "gradients": total(grads), "optimizer": total(state)}
+
+
+def checkpoint_units(module: nn.Module, paths: list[str]) -> None:
+    """Wrap each unit's forward in ``torch.utils.checkpoint`` (non-reentrant), as the plan's
+    ``checkpoint="blocks"`` assumes."""
+    import functools
+
+    from torch.utils.checkpoint import checkpoint
+
+    for path in paths:
+        sub = module.get_submodule(path)
+        sub.forward = functools.partial(checkpoint, sub.forward, use_reentrant=False)  # type: ignore[method-assign]
+
+
+def step_peak(module: nn.Module, make_inputs: Any, opt: torch.optim.Optimizer) -> int:
+    """Peak bytes of a second training step (the first one creates the optimizer state), tracked
+    by torch's MemTracker: parameters, gradients, optimizer state, activations and temporaries.
+    The loss is ``sum(out * 1.0)``: its gradient is materialized, as a real loss's is."""
+    from torch.distributed._tools.mem_tracker import MemTracker
+
+    def step() -> None:
+        opt.zero_grad(set_to_none=True)
+        out = module(*make_inputs())
+        outs = [o for o in (out if isinstance(out, tuple) else (out,)) if o.requires_grad]
+        sum((o * 1.0).sum() for o in outs).backward()
+        opt.step()
+
+    step()
+    tracker = MemTracker()
+    tracker.track_external(module, opt)
+    with tracker:
+        step()
+    snapshot = tracker.get_tracker_snapshot("peak")[torch.device("cpu")]
+    return int(snapshot["Total"])

@@ -48,10 +48,12 @@ class LayerMem:
     kept: dict[str, int] = field(default_factory=dict)
     core: set[str] = field(default_factory=set)
     internal: int = 0  # bytes of the new storages among ``kept`` (an inference workspace bound)
+    largest: int = 0  # bytes of the largest of them (its gradient is in flight in backward)
     ins: list[Val] = field(default_factory=list)
     outs: list[Val] = field(default_factory=list)
     cache: int = 0
     recorded: bool = False
+    trainable: int = 0  # trainable parameters held here, per tensor-parallel rank
 
 
 @dataclass
@@ -179,8 +181,9 @@ class _Walker:
             m = node.layer_type.memory(node.settings, c)
         except ShapeError as e:
             raise ArchspecError(e.code, e.message, loc=node.loc, node=node.path, hint=e.hint) from None
-        self._split(node, m)
+        removed = self._split(node, m)
         lm = LayerMem(node.path, len(self.layers), unit, ins=ins, recorded=c.needs_grad)
+        lm.trainable = node.counts.trainable - (removed if trains else 0)
         grad = c.needs_grad and m.differentiable
         outs: dict[str, Val] = {}
         for name, shape in outs_shape.items():
@@ -212,6 +215,8 @@ class _Walker:
                 key, size = f"{lm.path}#{k.of}", self._kept_bytes(k)
                 if key not in lm.kept:
                     lm.internal += size
+                    if k.dtype == "act":  # an intermediate activation, whose gradient backward makes
+                        lm.largest = max(lm.largest, size // max(k.count, 1))
             lm.kept[key] = size
             if k.core:
                 lm.core.add(key)
@@ -222,10 +227,12 @@ class _Walker:
             n *= d
         return n * self.nbytes_of(k.dtype)
 
-    def _split(self, node: LayerNode, m: Memory) -> None:
-        """Count the parameters tensor parallelism divides (a model's weights once)."""
+    def _split(self, node: LayerNode, m: Memory) -> int:
+        """Count the parameters tensor parallelism divides (a model's weights once); return how
+        many of this layer's a rank does not hold."""
         if self.tp == 1 or m.split is None or node.counts.params == 0:
-            return
+            return 0
+        removed = 0
         for name, shape in node.weights.items():
             div = m.split.get(name)
             if div and name != (node.layer_type.tied if node.tie else None):
@@ -233,7 +240,9 @@ class _Walker:
                 for d in shape:
                     n *= d
                 self.split_params += n
-                self.split_removed += n - n // div
+                removed += n - n // div
+        self.split_removed += removed
+        return removed
 
 
 def _resolve(local: Mapping[str, dict[str, Val]], ref: str) -> dict[str, Val]:
