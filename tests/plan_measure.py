@@ -31,8 +31,10 @@ def saved_storages(module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> dict[
 
 def layer_spec(name: str, params: dict[str, Any], types: list[Any]) -> str:
     """A one-layer spec (JSON text) applying layer ``name`` to inputs of ``types``."""
-    inputs = {f"x{i}": {"shape": [str(d) if not isinstance(d, int) else d for d in t.shape], "dtype": t.dtype}
-              for i, t in enumerate(types)}
+    inputs = {
+        f"x{i}": {"shape": [str(d) if not isinstance(d, int) else d for d in t.shape], "dtype": t.dtype}
+        for i, t in enumerate(types)
+    }
     entry = {"name": "layer", name: params, "inputs": list(inputs)}
     return json.dumps({"name": "probe", "inputs": inputs, "layers": [entry]})
 

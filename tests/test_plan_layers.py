@@ -27,7 +27,11 @@ SEQ = [tensor("batch", "seq", 16)]
 # Settings the shipped specs use that the registry's examples do not cover.
 EXTRA: list[tuple[str, dict[str, Any], list[TensorType]]] = [
     ("transformer_encoder_layer", {"heads": 4}, SEQ),
-    ("transformer_encoder_layer", {"heads": 4, "activation": "gelu", "norm_first": True, "causal": True}, SEQ),
+    (
+        "transformer_encoder_layer",
+        {"heads": 4, "activation": "gelu", "norm_first": True, "causal": True},
+        SEQ,
+    ),
     ("transformer_encoder_layer", {"heads": 2, "dropout": 0.2, "bias": False, "dim_feedforward": 8}, SEQ),
     ("transformer_decoder_layer", {"heads": 4, "norm_first": True}, [*SEQ, tensor("batch", 6, 16)]),
     ("multihead_attention", {"heads": 4, "dropout": 0.1, "causal": True}, SEQ),
@@ -49,9 +53,9 @@ CASES = [
 ] + [pytest.param(n, p, xs, id=f"{n}-extra{i}") for i, (n, p, xs) in enumerate(EXTRA)]
 
 
-def planned(spec: archspec.Spec, sizes: dict[str, int], grad: bool) -> int:
+def planned(spec: archspec.Spec, sizes: dict[str, int], grad: bool, attention: str = "fused") -> int:
     a = analyze(spec, sizes=sizes)
-    g = memory_graph(a, act_bytes=4, device="cpu", input_grad=grad)
+    g = memory_graph(a, act_bytes=4, device="cpu", input_grad=grad, attention=attention)  # type: ignore[arg-type]
     kept: dict[str, int] = {}
     for layer in g.layers:
         kept |= layer.kept
@@ -60,7 +64,9 @@ def planned(spec: archspec.Spec, sizes: dict[str, int], grad: bool) -> int:
 
 @pytest.mark.parametrize("grad", [True, False], ids=["grad", "data"])
 @pytest.mark.parametrize(("name", "params", "xs"), CASES)
-def test_layer_memory_matches_autograd(name: str, params: dict[str, Any], xs: list[TensorType], grad: bool) -> None:
+def test_layer_memory_matches_autograd(
+    name: str, params: dict[str, Any], xs: list[TensorType], grad: bool
+) -> None:
     spec = load_text(layer_spec(name, params, xs), fmt="json")
     symbols = {str(d) for t in xs for d in t.shape if not isinstance(d, int)}
     for all_sizes in SIZES:
@@ -70,3 +76,23 @@ def test_layer_memory_matches_autograd(name: str, params: dict[str, Any], xs: li
         inputs = tuple(x.requires_grad_(grad) if x.is_floating_point() else x for x in inputs)
         measured = sum(saved_storages(module, inputs).values())
         assert planned(spec, sizes, grad) == measured, (sizes, measured)
+
+
+ATTENTION = [c for c in CASES if "attention" in c.values[0] or "transformer" in c.values[0]]
+
+
+@pytest.mark.parametrize(("name", "params", "xs"), ATTENTION)
+def test_math_attention_memory_matches_autograd(
+    name: str, params: dict[str, Any], xs: list[TensorType]
+) -> None:
+    """The math path of scaled dot-product attention (what eager attention code keeps)."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    spec = load_text(layer_spec(name, params, xs), fmt="json")
+    symbols = {str(d) for t in xs for d in t.shape if not isinstance(d, int)}
+    sizes = {k: v for k, v in SIZES[0].items() if k in symbols}
+    module = archspec.build(spec, seed=0).train()
+    inputs = archspec.example_inputs(spec, sizes=sizes)
+    with sdpa_kernel(SDPBackend.MATH):
+        measured = sum(saved_storages(module, inputs).values())
+    assert planned(spec, sizes, False, "math") == measured

@@ -24,8 +24,18 @@ from archspec.planner.specvars import load_with_vars  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES: list[tuple[str, str | None, dict[str, Any], dict[str, int]]] = [
-    ("gpt2", None, {"vocab": 500, "d_model": 64, "heads": 4, "depth": 2, "context": 64}, {"batch": 16, "seq": 64}),
-    ("transformer_encoder", None, {"vocab": 500, "d_model": 64, "heads": 4, "depth": 2}, {"batch": 16, "seq": 64}),
+    (
+        "gpt2",
+        None,
+        {"vocab": 500, "d_model": 64, "heads": 4, "depth": 2, "context": 64},
+        {"batch": 16, "seq": 64},
+    ),
+    (
+        "transformer_encoder",
+        None,
+        {"vocab": 500, "d_model": 64, "heads": 4, "depth": 2},
+        {"batch": 16, "seq": 64},
+    ),
     ("unet", None, {}, {"batch": 8}),
     ("vgg16", None, {"width": 8, "hidden": 64, "classes": 10}, {"batch": 4}),
     ("dcgan", "discriminator", {}, {"batch": 16}),

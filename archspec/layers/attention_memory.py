@@ -52,20 +52,21 @@ def sdpa(c: MemCtx, a: Attn, q: Kept, k: Kept, v: Kept, tag: str) -> tuple[Kept,
     """Scaled dot-product attention and the output projection's input.
 
     The fused kernels (flash/efficient; on CPU the flash kernel when there is no dropout) keep
-    q, k, v, the output, the log-sum-exp and an explicit mask; with dropout on CPU torch takes the
-    math path, which materializes the scores: scaled q and k, the probabilities, their dropout
-    mask and the dropped probabilities (the attention core), and a copy of the output for the
-    projection."""
+    q, k, v, the output, the log-sum-exp and an explicit mask. The math path (``c.attention ==
+    "math"``, and what torch takes on CPU with dropout) materializes the scores: it keeps scaled
+    q and k, the probabilities, their dropout mask and the dropped probabilities (the attention
+    core), and a copy of the output for the projection."""
     hd = a.d // a.heads
-    if c.device == "cpu" and a.dropout > 0:
+    if c.attention == "math" or (c.device == "cpu" and a.dropout > 0):
         scores = (a.b, a.heads, a.s, a.sk)
+        dropped = dropout_kept(f"{tag}.probs", scores, a.dropout, c)
         return keep(
             v,
             Kept(f"{tag}.q_scaled", (a.b, a.heads, a.s, hd)),
             Kept(f"{tag}.k_scaled", (a.b, a.heads, hd, a.sk)),
             Kept(f"{tag}.probs", scores, core=True),
-            Kept(f"{tag}.probs.mask", scores, "mask", core=True),
-            Kept(f"{tag}.probs.dropped", scores, core=True),
+            *(Kept(k.of, k.shape, k.dtype, core=True) for k in dropped),
+            Kept(f"{tag}.probs.dropped", scores, core=True) if a.dropout > 0 else None,
             Kept(f"{tag}.out", (a.s * a.b, a.d)) if a.trains else None,
         )
     return keep(
@@ -99,7 +100,10 @@ def cross_attention(c: MemCtx, a: Attn, kdim: int, tag: str) -> tuple[Kept, ...]
         return (*copies, *sdpa(c, a, q, kv, kv, tag))
     if a.trains:
         copies += [Kept(f"{tag}.k_t", (a.sk * a.b, kdim)), Kept(f"{tag}.v_t", (a.sk * a.b, kdim))]
-    k, v = Kept(f"{tag}.k", (a.b, a.heads, a.sk, a.d // a.heads)), Kept(f"{tag}.v", (a.b, a.heads, a.sk, a.d // a.heads))
+    k, v = (
+        Kept(f"{tag}.k", (a.b, a.heads, a.sk, a.d // a.heads)),
+        Kept(f"{tag}.v", (a.b, a.heads, a.sk, a.d // a.heads)),
+    )
     return (*copies, *sdpa(c, a, q, k, v, tag))
 
 
@@ -140,7 +144,9 @@ def feed_forward(c: MemCtx, b: int, s: int, d: int, ff: int, gelu: bool, p: floa
     return kept + dropout_kept("drop2", (b, s, d), p, c)
 
 
-def encoder_layer(c: MemCtx, heads: int, ff: int, dropout: float, gelu: bool, pre: bool, causal: bool) -> Memory:
+def encoder_layer(
+    c: MemCtx, heads: int, ff: int, dropout: float, gelu: bool, pre: bool, causal: bool
+) -> Memory:
     """``transformer_encoder_layer``: self-attention and feed-forward, post- or pre-norm."""
     b, s, d = c.ins[0]
     t = split(c, heads, ff, "transformer_encoder_layer")
@@ -154,7 +160,9 @@ def encoder_layer(c: MemCtx, heads: int, ff: int, dropout: float, gelu: bool, pr
     return Memory(keep=kept, cache=cache, split=_layer_split(t, ("self_attn.",), True))
 
 
-def decoder_layer(c: MemCtx, heads: int, ff: int, dropout: float, gelu: bool, pre: bool, causal: bool) -> Memory:
+def decoder_layer(
+    c: MemCtx, heads: int, ff: int, dropout: float, gelu: bool, pre: bool, causal: bool
+) -> Memory:
     """``transformer_decoder_layer``: self-attention, cross-attention to the memory (input 1),
     feed-forward; each with a residual and a layer norm."""
     b, s, d = c.ins[0]
@@ -169,7 +177,7 @@ def decoder_layer(c: MemCtx, heads: int, ff: int, dropout: float, gelu: bool, pr
     kept += _norm("norm3" if pre else "norm2", Kept("res2", (b, s, d)), b, s)
     kept += feed_forward(c, b, s, d, ff // t, gelu, dropout)
     kept += () if pre else _norm("norm3", Kept("res3", (b, s, d)), b, s)
-    cache = (Kept("kv_cache", (2, b, c.context, d // t)),) if causal else ()
+    cache: tuple[Kept, ...] = (Kept("kv_cache", (2, b, c.context, d // t)),) if causal else ()
     cache += (Kept("memory_kv", (2, b, sm, d // t)),)
     return Memory(keep=kept, cache=cache, split=_layer_split(t, ("self_attn.", "multihead_attn."), True))
 

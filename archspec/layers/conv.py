@@ -186,9 +186,11 @@ class _Conv(LayerType):
         # the input (and the weight); "same" padding of an odd total width pads a copy first
         x = c.ins[0]
         if p.padding == "same":
-            odd = [d * (k - 1) % 2 for k, d in zip(per_dim(p.kernel, cls.ndim), per_dim(p.dilation, cls.ndim))]
+            kernel, dilation = per_dim(p.kernel, cls.ndim), per_dim(p.dilation, cls.ndim)
+            odd = [d * (k - 1) % 2 for k, d in zip(kernel, dilation, strict=True)]
             if any(odd):
-                return Memory(keep=(Kept("padded", (*x[:2], *(s + o for s, o in zip(x[2:], odd)))),))
+                padded = (*x[:2], *(s + o for s, o in zip(x[2:], odd, strict=True)))
+                return Memory(keep=(Kept("padded", padded),))
         return Memory(keep=(Kept("in0"),))
 
     @classmethod

@@ -26,6 +26,7 @@ Shape = tuple[int, ...]
 # "mask": a dropout mask (bool on CUDA, the act-dtype noise on CPU); the rest are what they say.
 Dtype = Literal["act", "stat", "mask", "float32", "int64", "int32", "bool", "uint8"]
 Device = Literal["cpu", "cuda"]
+Attention = Literal["fused", "math"]
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,10 @@ class Kept:
 @dataclass(frozen=True)
 class MemCtx:
     """What a layer's memory rule is told: concrete input and output shapes, which inputs carry a
-    gradient, whether any of its own parameters trains, the kernels' device, the tensor-parallel
-    degree and, for inference, the context length of a KV cache."""
+    gradient, whether any of its own parameters trains, the kernels' device, the attention kernel
+    (``fused``: flash/memory-efficient, which keep no score matrix; ``math``: the scores
+    materialized, as eager attention code does), the tensor-parallel degree and, for inference,
+    the context length of a KV cache."""
 
     ins: tuple[Shape, ...]
     outs: Mapping[str, Shape]
@@ -55,6 +58,7 @@ class MemCtx:
     device: Device = "cuda"
     tp: int = 1
     context: int = 0
+    attention: Attention = "fused"
 
     @property
     def out(self) -> Shape:

@@ -99,7 +99,9 @@ class _Recurrent(LayerType):
         batch, seq, features = c.ins[0]
         fused = cls.step is None
         dirs, h = 2 if p.bidirectional else 1, p.hidden
-        kept = [Kept("h0", (p.layers * dirs, batch, h))] + ([Kept("c0", (p.layers * dirs, batch, h))] if fused else [])
+        kept = [Kept("h0", (p.layers * dirs, batch, h))] + (
+            [Kept("c0", (p.layers * dirs, batch, h))] if fused else []
+        )
         below = Kept("x", (seq, batch, features))  # the input, time-major (a copy)
         for layer in range(p.layers):
             width = below.shape[-1]
@@ -112,11 +114,21 @@ class _Recurrent(LayerType):
                 if fused:
                     outs.append(Kept(f"{tag}.out", (seq, batch, h)))
                     kept += [outs[-1], Kept(f"{tag}.hy", (batch, h)), Kept(f"{tag}.cy", (batch, h))]
-                    kept.append(Kept(f"{tag}.workspace", (onednn_workspace(cls.gates, seq, batch, width, h),), "uint8"))
+                    kept.append(
+                        Kept(
+                            f"{tag}.workspace", (onednn_workspace(cls.gates, seq, batch, width, h),), "uint8"
+                        )
+                    )
                     if not p.bias:  # the kernel then gets copies of the weights
-                        kept += [Kept(f"{tag}.w_ih", (cls.gates * h, width)), Kept(f"{tag}.w_hh", (cls.gates * h, h))]
+                        kept += [
+                            Kept(f"{tag}.w_ih", (cls.gates * h, width)),
+                            Kept(f"{tag}.w_hh", (cls.gates * h, h)),
+                        ]
                 else:
-                    steps = [(f"{tag}.s{i}", (batch, w * h), seq + extra) for i, (w, extra) in enumerate(cls.step)]
+                    steps = [
+                        (f"{tag}.s{i}", (batch, w * h), seq + extra)
+                        for i, (w, extra) in enumerate(cls.step or ())
+                    ]
                     kept += [Kept(name, shape, count=n) for name, shape, n in steps if n > 0]
             out = outs[0] if fused and dirs == 1 else Kept(f"l{layer}.out", (seq, batch, h * dirs))
             if p.dropout and layer + 1 < p.layers:
@@ -124,7 +136,9 @@ class _Recurrent(LayerType):
                 out = Kept(f"l{layer}.dropped", out.shape)
             below = out
         if p.output == "hidden":
-            return Memory(keep=tuple(kept), views={"out": Kept("h_n", (p.layers * dirs, batch, h))} if dirs == 1 else {})
+            return Memory(
+                keep=tuple(kept), views={"out": Kept("h_n", (p.layers * dirs, batch, h))} if dirs == 1 else {}
+            )
         return Memory(keep=tuple(kept), views={"out": below})
 
     @classmethod

@@ -19,13 +19,22 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from archspec.errors import ArchspecError
-from archspec.ir.graph import Graph, LayerNode, Node, split_ref
+from archspec.ir.graph import Graph, LayerNode, split_ref
 from archspec.layers.base import ShapeError
-from archspec.layers.memory import Device, Kept, MemCtx, Memory
+from archspec.layers.memory import Attention, Device, Kept, MemCtx, Memory
 from archspec.passes import Analysis
 from archspec.passes.sizing import concrete
 
-_FIXED = {"float32": 4, "int64": 8, "int32": 4, "bool": 1, "uint8": 1, "float64": 8, "float16": 2, "bfloat16": 2}
+_FIXED = {
+    "float32": 4,
+    "int64": 8,
+    "int32": 4,
+    "bool": 1,
+    "uint8": 1,
+    "float64": 8,
+    "float16": 2,
+    "bfloat16": 2,
+}
 
 
 @dataclass(frozen=True)
@@ -87,12 +96,14 @@ def memory_graph(
     tp: int = 1,
     context: int = 0,
     input_grad: bool = False,
+    attention: Attention = "fused",
 ) -> MemoryGraph:
     """Run the pass on analysis ``a`` (its sizes; symbols without a size count as 1).
     ``act_bytes``: bytes of a float activation; ``device``: whose kernels' rules; ``tp``: the
     tensor-parallel degree; ``context``: KV-cache tokens; ``input_grad``: float inputs carry a
-    gradient (as for a model fed by another one; data does not)."""
-    w = _Walker(a, act_bytes, device, tp, context)
+    gradient (as for a model fed by another one; data does not); ``attention``: the attention
+    kernel's rules (``fused`` or ``math``)."""
+    w = _Walker(a, act_bytes, device, tp, context, attention)
     env = {}
     for name in a.graph.inputs:
         node = a.graph.nodes[name]
@@ -105,8 +116,11 @@ def memory_graph(
 
 
 class _Walker:
-    def __init__(self, a: Analysis, act_bytes: int, device: Device, tp: int, context: int) -> None:
+    def __init__(
+        self, a: Analysis, act_bytes: int, device: Device, tp: int, context: int, attention: Attention
+    ) -> None:
         self.a, self.act, self.device, self.tp, self.context = a, act_bytes, device, tp, context
+        self.attention = attention
         self.layers: list[LayerMem] = []
         self.units: list[Unit] = []
         self.split_params = self.split_removed = 0
@@ -130,39 +144,29 @@ class _Walker:
     def graph(
         self, g: Graph, env: dict[str, dict[str, Val]], trainable: bool, unit: str | None, top: bool = False
     ) -> list[Val]:
+        """Walk ``g`` (its inputs bound in ``env``); return its outputs. At the top of the model,
+        each block instance and each copy of a repeated entry starts a unit."""
         local = dict(env)
         for node in g.body():
             ins = [_first(_resolve(local, r)) for r in node.inputs]
+            starts = (
+                unit is None
+                and top
+                and node.kind != "repeat"
+                and (g.kind == "repeat" or node.kind != "layer")
+            )
+            first, here = len(self.layers), node.path if starts else unit
             if isinstance(node, LayerNode):
-                starts = unit is None and top and g.kind == "repeat"
-                local[node.name] = self.unit(node, ins, starts, lambda u: self.layer(node, ins, trainable, u), unit)
-                continue
-            assert node.sub is not None
-            sub = node.sub
-            sub_env = {name: {"out": v} for name, v in zip(sub.inputs, ins, strict=True)}
-            sub_trainable = trainable and node.trainable
-            nested_top = top and node.kind == "repeat" and unit is None
-            starts = unit is None and top and node.kind != "repeat"
-
-            def run(u: str | None, sub: Graph = sub, sub_env: dict[str, dict[str, Val]] = sub_env) -> list[Val]:
-                return self.graph(sub, sub_env, sub_trainable, u, top=nested_top)
-
-            vals = self.unit(node, ins, starts, run, unit)
-            local[node.name] = dict(zip(node.outs, vals, strict=True)) if isinstance(vals, list) else vals
+                local[node.name] = self.layer(node, ins, trainable, here)
+            else:
+                assert node.sub is not None
+                sub_env = {name: {"out": v} for name, v in zip(node.sub.inputs, ins, strict=True)}
+                nested = top and node.kind == "repeat" and unit is None
+                vals = self.graph(node.sub, sub_env, trainable and node.trainable, here, top=nested)
+                local[node.name] = dict(zip(node.outs, vals, strict=True))
+            if starts and len(self.layers) > first:
+                self.units.append(Unit(node.path, first, len(self.layers) - 1, ins, node.counts.params))
         return [_first(_resolve(local, r)) for r in g.outputs]
-
-    def unit(self, node: Node, ins: list[Val], starts: bool, run, unit: str | None):  # type: ignore[no-untyped-def]
-        """Run ``run`` (a layer or a sub-graph); when ``starts``, as a new unit."""
-        if not starts:
-            return run(unit)
-        first = len(self.layers)
-        out = run(node.path)
-        if len(self.layers) > first:
-            self.units.append(Unit(node.path, first, len(self.layers) - 1, ins, self._params(node)))
-        return out
-
-    def _params(self, node: Node) -> int:
-        return node.counts.params
 
     def layer(self, node: LayerNode, ins: list[Val], trainable: bool, unit: str | None) -> dict[str, Val]:
         sizes = self.a.sizes
@@ -176,6 +180,7 @@ class _Walker:
             self.device,
             self.tp,
             self.context,
+            self.attention,
         )
         try:
             m = node.layer_type.memory(node.settings, c)

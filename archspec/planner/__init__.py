@@ -55,14 +55,19 @@ def config(
     reserve: str | int | None = None,
     context: int | None = None,
     kernels: str = "cuda",
+    attention: str = "fused",
 ) -> PlanConfig:
     """A checked ``PlanConfig`` from user-facing names (``--dtype bf16``, ``--gpu a100-40gb``)."""
     if (memory is None) != (tflops is None):
-        raise ArchspecError("bad-value", "describe a device with both --memory and --tflops (or name one: --gpu)")
+        raise ArchspecError(
+            "bad-value", "describe a device with both --memory and --tflops (or name one: --gpu)"
+        )
     if memory is not None and gpu_name is not None:
         raise ArchspecError("bad-value", "give either --gpu or --memory/--tflops, not both")
     if kernels not in ("cuda", "cpu"):
         raise ArchspecError("bad-value", f"kernels must be 'cuda' or 'cpu', got {kernels!r}")
+    if attention not in ("fused", "math"):
+        raise ArchspecError("bad-value", f"attention must be 'fused' or 'math', got {attention!r}")
     device = (
         custom_gpu(_bytes(memory), float(tflops or 0)) if memory is not None else gpu(gpu_name or DEFAULT_GPU)
     )
@@ -78,6 +83,7 @@ def config(
         gpu_default=gpu_name is None and memory is None,
         mfu=mfu,
         kernels=kernels,  # type: ignore[arg-type]
+        attention=attention,  # type: ignore[arg-type]
         context=context,
     )
     if reserve is not None:
@@ -158,7 +164,7 @@ def largest(a: Analysis, cfg: PlanConfig, dim: str) -> int:
 
 
 def shard(module: Any, analysis: Analysis | None = None, **kwargs: Any) -> Any:
-    """Apply FSDP2 ``fully_shard`` per block of the spec (see ``archspec.planner.shard``)."""
-    from archspec.planner.shard import shard as _shard
+    """Apply FSDP2 ``fully_shard`` per block of the spec (see ``archspec.planner.fsdp``)."""
+    from archspec.planner.fsdp import shard as _shard
 
     return _shard(module, analysis, **kwargs)

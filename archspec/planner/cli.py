@@ -28,19 +28,31 @@ def add_plan_command(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
         default="fp32",
         help="fp32; bf16 or fp16 (mixed precision, float32 master weights); pure-bf16 (default fp32)",
     )
-    c.add_argument("--optimizer", default="adamw", help="sgd, momentum, adam, adamw, adam8bit (default adamw)")
     c.add_argument(
-        "--checkpoint", default="none", help="activation checkpointing: none, blocks, selective (default none)"
+        "--optimizer", default="adamw", help="sgd, momentum, adam, adamw, adam8bit (default adamw)"
+    )
+    c.add_argument(
+        "--checkpoint",
+        default="none",
+        help="activation checkpointing: none, blocks, selective (default none)",
     )
     c.add_argument("--dp", type=int, default=1, help="data-parallel degree (default 1)")
     c.add_argument("--zero", type=int, default=0, choices=[0, 1, 2, 3], help="ZeRO stage (default 0)")
     c.add_argument("--fsdp", action="store_true", help="FSDP2 per block (archspec.shard): ZeRO-3's layout")
-    c.add_argument("--tp", type=int, default=1, help="tensor-parallel degree, for layers that split (default 1)")
+    c.add_argument(
+        "--tp", type=int, default=1, help="tensor-parallel degree, for layers that split (default 1)"
+    )
     c.add_argument("--gpu", default=None, help=f"one of {', '.join(GPUS)} (default h100-80gb)")
     c.add_argument("--memory", default=None, help="a device's memory instead of --gpu (e.g. 24GiB)")
     c.add_argument("--tflops", type=float, default=None, help="its dense peak TFLOPS (with --memory)")
     c.add_argument("--mfu", type=float, default=0.4, help="model FLOPs utilization for the step time (0.4)")
     c.add_argument("--reserve", default=None, help="memory kept free for CUDA context etc. (default 1GiB)")
+    c.add_argument(
+        "--attention",
+        default="fused",
+        choices=["fused", "math"],
+        help="fused (flash/memory-efficient SDPA: no score matrix kept) or math (eager attention code)",
+    )
     c.add_argument("--context", type=int, default=None, help="KV-cache tokens at inference (default: seq)")
     c.add_argument(
         "--search", default="batch", help="the dim whose largest fitting size is searched (default batch)"
@@ -70,6 +82,7 @@ def run_plan(args: argparse.Namespace) -> int:
         mfu=args.mfu,
         reserve=args.reserve,
         context=args.context,
+        attention=args.attention,
     )
     spec = load_with_vars(args.spec, parse_vars(args.var)) if args.var else load(Path(args.spec))
     plans = plan_all(spec, args.model, sizes=sizes_from(args), search=args.search, cfg=cfg)

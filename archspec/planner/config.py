@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from archspec.errors import ArchspecError
-from archspec.layers.memory import Device
+from archspec.layers.memory import Attention, Device
 
 Precision = Literal["fp32", "bf16", "fp16", "pure-bf16"]
 Optimizer = Literal["sgd", "momentum", "adam", "adamw", "adam8bit"]
@@ -104,6 +104,7 @@ class PlanConfig:
     mfu: float = 0.4
     reserve: int = GIB  # CUDA context, cuBLAS/cuDNN workspaces, allocator slack
     kernels: Device = "cuda"  # whose saved-tensor rules (``cpu`` to compare with a CPU run)
+    attention: Attention = "fused"  # flash/memory-efficient SDPA, or the math path (eager code)
     context: int | None = None  # KV-cache tokens at inference (default: the seq size)
 
     @property

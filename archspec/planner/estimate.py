@@ -108,7 +108,7 @@ def optimizer_bytes(cfg: PlanConfig, tensors: list[int]) -> int:
 def estimate(a: Analysis, cfg: PlanConfig, full: bool = True) -> TrainingPlan:
     """The plan of ``a`` (an analysis at the plan's sizes) under ``cfg``; ``full=False`` leaves
     inference out (the search for the largest batch needs only whether training fits)."""
-    g = memory_graph(a, act_bytes=cfg.act_bytes, device=cfg.kernels, tp=cfg.tp)
+    g = memory_graph(a, act_bytes=cfg.act_bytes, device=cfg.kernels, tp=cfg.tp, attention=cfg.attention)
     z, dp = cfg.sharded, cfg.dp
     params = a.total_params - g.split_removed
     trainable_tensors = _trainable_tensors(a, g)
@@ -120,7 +120,9 @@ def estimate(a: Analysis, cfg: PlanConfig, full: bool = True) -> TrainingPlan:
     static = mem.weights + mem.buffers + mem.optimizer + mem.gathered + mem.buckets
     training = static + act.peak + act.grads_at_peak
     outputs = sum(v.nbytes for v in g.outputs)
-    step = mem.weights + mem.buffers + mem.optimizer + mem.gradients + mem.buckets + mem.step_temporary + outputs
+    step = (
+        mem.weights + mem.buffers + mem.optimizer + mem.gradients + mem.buckets + mem.step_temporary + outputs
+    )
     mem.activations, mem.backward_peak = act.kept, act.peak
     mem.peak = max(training, step, static + act.kept + outputs)
     fwd, bwd = step_flops(a)
@@ -195,7 +197,9 @@ def _recompute_flops(a: Analysis, g: MemoryGraph, cfg: PlanConfig) -> int:
 def _inference(a: Analysis, cfg: PlanConfig, params: int) -> Inference:
     nbytes = 4 if cfg.precision == "fp32" else 2
     context = cfg.context if cfg.context is not None else a.sizes.get("seq", 0)
-    g = memory_graph(a, act_bytes=nbytes, device=cfg.kernels, tp=cfg.tp, context=context)
+    g = memory_graph(
+        a, act_bytes=nbytes, device=cfg.kernels, tp=cfg.tp, context=context, attention=cfg.attention
+    )
     acts = _live_peak(g)
     kv = sum(lm.cache for lm in g.layers)
     weights = params * nbytes + a.buffers * nbytes

@@ -50,6 +50,7 @@ def plan_json(p: TrainingPlan) -> dict[str, Any]:
             "tp": cfg.tp,
             "mfu": cfg.mfu,
             "kernels": cfg.kernels,
+            "attention": cfg.attention,
             "bytes_per_param": per_param(cfg),
         },
         "memory": {
@@ -104,7 +105,8 @@ def plan_text(p: TrainingPlan) -> str:
         f"{fmt_bytes(cfg.reserve)} reserved for the CUDA context and workspaces",
         f"Precision: {PRECISION_TEXT[cfg.precision]}: {b['weights']:g} B/param weights, "
         f"{b['gradients']:g} B/param gradients",
-        f"Optimizer: {cfg.optimizer} ({b['optimizer']:g} B/param of state); {CHECKPOINT_TEXT[cfg.checkpoint]}",
+        f"Optimizer: {cfg.optimizer} ({b['optimizer']:g} B/param of state); "
+        + CHECKPOINT_TEXT[cfg.checkpoint],
         f"Parallelism: {_parallel(cfg)}",
         "",
         "Memory per GPU",
@@ -134,7 +136,9 @@ def plan_text(p: TrainingPlan) -> str:
     lines.append(f"  {'step time':<24}{_time(p.step_time):>12} at {cfg.mfu:.0%} MFU of {cfg.tflops:g} TFLOPS")
     if p.search_dim is not None:
         lines.append("")
-        lines.append(f"Largest {p.search_dim} that fits: {p.max_batch:,}" if p.max_batch else f"No {p.search_dim} fits")
+        lines.append(
+            f"Largest {p.search_dim} that fits: {p.max_batch:,}" if p.max_batch else f"No {p.search_dim} fits"
+        )
     if p.inference is not None:
         i = p.inference
         kv = f" + KV cache {fmt_bytes(i.kv_cache)} ({i.context:,} tokens)" if i.kv_cache else ""

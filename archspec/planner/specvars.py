@@ -28,7 +28,8 @@ def load_with_vars(path: str | Path, overrides: Mapping[str, Scalar]) -> Spec:
             raise ArchspecError(
                 "bad-value",
                 f"'{name}' is not a variable of {src.file}",
-                hint=did_you_mean(name, list(known)) or ("its vars: " + ", ".join(known) if known else "it has none"),
+                hint=did_you_mean(name, list(known))
+                or ("its vars: " + ", ".join(known) if known else "it has none"),
             )
     if overrides and isinstance(data, dict):
         data["vars"] = {**known, **overrides}

@@ -56,7 +56,7 @@ def activations(g: MemoryGraph, checkpoint: str, grads_by_layer: list[int]) -> A
                 core_only[key] = core_only.get(key, True) and key in lm.core
     if checkpoint == "selective":
         first = {k: i for k, i in first.items() if not core_only.get(k, False)}
-    for u, unit in enumerate(g.units if checkpoint == "blocks" else []):
+    for unit in g.units if checkpoint == "blocks" else []:
         for v in unit.ins:  # a checkpoint holds its block's inputs
             first[v.key] = min(first.get(v.key, unit.first), unit.first)
             size[v.key] = v.nbytes
@@ -76,7 +76,9 @@ def activations(g: MemoryGraph, checkpoint: str, grads_by_layer: list[int]) -> A
     best, at = 0, 0
     for i, lm in enumerate(g.layers):
         extra = _recomputed(g, i, unit_of, first, checkpoint)
-        flight = sum(v.nbytes for v in lm.outs if v.grad) + sum(v.nbytes for v in lm.ins if v.grad) + lm.largest
+        flight = (
+            sum(v.nbytes for v in lm.outs if v.grad) + sum(v.nbytes for v in lm.ins if v.grad) + lm.largest
+        )
         total = held[i] + extra + flight + pending[i] + after[i]
         if total > best:
             best, at = total, i
@@ -128,7 +130,9 @@ def _recomputed(g: MemoryGraph, i: int, unit_of: list, first: dict[str, int], ch
     return total
 
 
-def _by_unit(g: MemoryGraph, first: dict[str, int], size: dict[str, int], unit_of: list) -> list[tuple[str, int]]:  # type: ignore[type-arg]
+def _by_unit(
+    g: MemoryGraph, first: dict[str, int], size: dict[str, int], unit_of: list
+) -> list[tuple[str, int]]:  # type: ignore[type-arg]
     """Kept bytes attributed to the top-level element (unit, or layer) whose layer keeps it first."""
     owner = {}
     for unit in g.units:
