@@ -52,6 +52,7 @@ def config(
     memory: str | int | None = None,
     tflops: float | None = None,
     mfu: float = 0.4,
+    accumulate: int = 1,
     reserve: str | int | None = None,
     context: int | None = None,
     kernels: str = "cuda",
@@ -82,6 +83,7 @@ def config(
         gpu=device,
         gpu_default=gpu_name is None and memory is None,
         mfu=mfu,
+        accumulate=accumulate,
         kernels=kernels,  # type: ignore[arg-type]
         attention=attention,  # type: ignore[arg-type]
         context=context,

@@ -46,6 +46,9 @@ def add_plan_command(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     c.add_argument("--memory", default=None, help="a device's memory instead of --gpu (e.g. 24GiB)")
     c.add_argument("--tflops", type=float, default=None, help="its dense peak TFLOPS (with --memory)")
     c.add_argument("--mfu", type=float, default=0.4, help="model FLOPs utilization for the step time (0.4)")
+    c.add_argument(
+        "--accumulate", type=int, default=1, help="micro-batches per optimizer step (gradient accumulation)"
+    )
     c.add_argument("--reserve", default=None, help="memory kept free for CUDA context etc. (default 1GiB)")
     c.add_argument(
         "--attention",
@@ -80,6 +83,7 @@ def run_plan(args: argparse.Namespace) -> int:
         memory=args.memory,
         tflops=args.tflops,
         mfu=args.mfu,
+        accumulate=args.accumulate,
         reserve=args.reserve,
         context=args.context,
         attention=args.attention,

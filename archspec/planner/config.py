@@ -102,6 +102,7 @@ class PlanConfig:
     gpu: Gpu = field(default_factory=lambda: GPUS[DEFAULT_GPU])
     gpu_default: bool = True  # no device was named
     mfu: float = 0.4
+    accumulate: int = 1  # micro-batches per optimizer step (gradient accumulation)
     reserve: int = GIB  # CUDA context, cuBLAS/cuDNN workspaces, allocator slack
     kernels: Device = "cuda"  # whose saved-tensor rules (``cpu`` to compare with a CPU run)
     attention: Attention = "fused"  # flash/memory-efficient SDPA, or the math path (eager code)
@@ -185,7 +186,11 @@ def custom_gpu(memory: int, tflops: float) -> Gpu:
 
 def check(cfg: PlanConfig) -> None:
     """Refuse settings that cannot be meant."""
-    for what, n in (("data-parallel degree", cfg.dp), ("tensor-parallel degree", cfg.tp)):
+    for what, n in (
+        ("data-parallel degree", cfg.dp),
+        ("tensor-parallel degree", cfg.tp),
+        ("number of accumulated micro-batches", cfg.accumulate),
+    ):
         if n < 1:
             raise ArchspecError("bad-value", f"the {what} must be at least 1, got {n}")
     if cfg.zero not in (0, 1, 2, 3):

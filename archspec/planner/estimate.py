@@ -12,6 +12,8 @@ Per GPU, with ``dp`` data-parallel ranks, ZeRO stage ``z`` (FSDP: 3), tensor-par
   (the current one and the prefetched next), and one block's unsharded gradients;
 - DDP (``dp`` > 1 without ZeRO) keeps gradient buckets as large as the gradients;
 - activations: ``timeline`` (what autograd keeps, checkpointing, the backward's peak);
+- gradient accumulation over ``accumulate`` micro-batches keeps all gradients allocated through
+  the forward and backward of every micro-batch but the first;
 - the optimizer step: weights + gradients + states + the model's outputs (still referenced) +
   Adam's temporary: the square root of exp_avg_sq and its quotient, one full-size copy with the
   foreach kernels (torch's default on CUDA), two copies of the largest tensor one tensor at a
@@ -41,8 +43,12 @@ class Memory:
     buffers: int = 0
     gathered: int = 0  # FSDP/ZeRO-3 all-gathered weights and one block's gradients
     buckets: int = 0  # DDP's gradient buckets
-    backward_peak: int = 0  # activations + gradients in flight + recomputation at the peak
     step_temporary: int = 0  # the optimizer step's own temporaries
+    # totals of each phase: the end of the forward, the backward's peak, the optimizer step
+    forward_end: int = 0
+    backward_peak: int = 0
+    optimizer_step: int = 0
+    backward_activations: int = 0  # at the backward's peak: held + recomputed + in flight
 
 
 @dataclass
@@ -115,20 +121,22 @@ def estimate(a: Analysis, cfg: PlanConfig, full: bool = True) -> TrainingPlan:
     trainable = sum(trainable_tensors)
     mem = _states(cfg, a, g, params, trainable, trainable_tensors)
     shard_grads = dp if z >= 2 else 1
-    grads_by_layer = [lm.trainable * cfg.grad_bytes // shard_grads for lm in g.layers]
+    held_grads = mem.gradients if cfg.accumulate > 1 else 0  # accumulated over micro-batches
+    grads_by_layer = [0 if held_grads else lm.trainable * cfg.grad_bytes // shard_grads for lm in g.layers]
     act = activations(g, cfg.checkpoint, grads_by_layer)
-    static = mem.weights + mem.buffers + mem.optimizer + mem.gathered + mem.buckets
-    training = static + act.peak + act.grads_at_peak
+    static = mem.weights + mem.buffers + mem.optimizer + mem.gathered + mem.buckets + held_grads
     outputs = sum(v.nbytes for v in g.outputs)
-    step = (
+    mem.activations, mem.backward_activations = act.kept, act.peak
+    mem.forward_end = static + act.kept + outputs
+    mem.backward_peak = static + act.peak + act.grads_at_peak
+    mem.optimizer_step = (
         mem.weights + mem.buffers + mem.optimizer + mem.gradients + mem.buckets + mem.step_temporary + outputs
     )
-    mem.activations, mem.backward_peak = act.kept, act.peak
-    mem.peak = max(training, step, static + act.kept + outputs)
+    mem.peak = max(mem.forward_end, mem.backward_peak, mem.optimizer_step)
     fwd, bwd = step_flops(a)
     fwd, bwd = fwd // cfg.tp, bwd // cfg.tp
     recompute = _recompute_flops(a, g, cfg) // cfg.tp
-    time = (fwd + bwd) / (cfg.tflops * 1e12 * cfg.mfu)
+    time = cfg.accumulate * (fwd + bwd) / (cfg.tflops * 1e12 * cfg.mfu)
     fits = mem.peak + cfg.reserve <= cfg.gpu.memory
     infer = _inference(a, cfg, params) if full else None
     plan = TrainingPlan(a, cfg, mem, fwd, bwd, recompute, time, fits, act.by_unit, infer)

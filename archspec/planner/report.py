@@ -49,6 +49,7 @@ def plan_json(p: TrainingPlan) -> dict[str, Any]:
             "fsdp": cfg.fsdp,
             "tp": cfg.tp,
             "mfu": cfg.mfu,
+            "accumulate": cfg.accumulate,
             "kernels": cfg.kernels,
             "attention": cfg.attention,
             "bytes_per_param": per_param(cfg),
@@ -62,8 +63,13 @@ def plan_json(p: TrainingPlan) -> dict[str, Any]:
             "buffers": m.buffers,
             "gathered": m.gathered,
             "buckets": m.buckets,
-            "backward_peak": m.backward_peak,
             "step_temporary": m.step_temporary,
+            "backward_activations": m.backward_activations,
+        },
+        "phases": {
+            "forward_end": m.forward_end,
+            "backward": m.backward_peak,
+            "optimizer_step": m.optimizer_step,
         },
         "activations_by_block": [{"name": n, "bytes": b} for n, b in p.by_block],
         "flops": {"forward": p.flops_forward, "backward": p.flops_backward, "recompute": p.flops_recompute},
@@ -104,7 +110,7 @@ def plan_text(p: TrainingPlan) -> str:
         f"{cfg.tflops:g} TFLOPS dense {'float32' if cfg.precision == 'fp32' else '16-bit'}; "
         f"{fmt_bytes(cfg.reserve)} reserved for the CUDA context and workspaces",
         f"Precision: {PRECISION_TEXT[cfg.precision]}: {b['weights']:g} B/param weights, "
-        f"{b['gradients']:g} B/param gradients",
+        f"{b['gradients']:g} B/param gradients" + (" (before sharding)" if cfg.sharded or cfg.tp > 1 else ""),
         f"Optimizer: {cfg.optimizer} ({b['optimizer']:g} B/param of state); "
         + CHECKPOINT_TEXT[cfg.checkpoint],
         f"Parallelism: {_parallel(cfg)}",
@@ -122,7 +128,14 @@ def plan_text(p: TrainingPlan) -> str:
         lines.append(_row("DDP buckets", m.buckets, "gradient_as_bucket_view=False (torch's default)"))
     lines.append(_row("activations", m.activations, "kept for backward at the end of the forward"))
     lines += [f"    {name:<26}{text}" for name, text in _blocks(p.by_block)]
-    lines.append(_row("backward peak", m.backward_peak, "activations + recomputation + gradients in flight"))
+    lines.append(
+        _row("  in backward", m.backward_activations, "at its peak: held + recomputed + gradients in flight")
+    )
+    lines.append(_row("end of forward", m.forward_end, "total"))
+    lines.append(
+        _row("backward", m.backward_peak, "total at its peak, with the parameter gradients made by then")
+    )
+    lines.append(_row("optimizer step", m.optimizer_step, "total: weights, gradients, state, temporaries"))
     verdict = "fits" if p.fits else "does NOT fit"
     lines.append(_row("peak of a step", m.peak, f"{verdict} in {fmt_bytes(cfg.gpu.memory - cfg.reserve)}"))
     lines += [
@@ -133,7 +146,10 @@ def plan_text(p: TrainingPlan) -> str:
     ]
     if p.flops_recompute:
         lines.append(f"  {'recomputation':<24}{p.flops_recompute / 1e12:>12.3f} TFLOP (not in MFU)")
-    lines.append(f"  {'step time':<24}{_time(p.step_time):>12} at {cfg.mfu:.0%} MFU of {cfg.tflops:g} TFLOPS")
+    per = f" ({cfg.accumulate} micro-batches)" if cfg.accumulate > 1 else ""
+    lines.append(
+        f"  {'step time':<24}{_time(p.step_time):>12} at {cfg.mfu:.0%} MFU of {cfg.tflops:g} TFLOPS{per}"
+    )
     if p.search_dim is not None:
         lines.append("")
         lines.append(
