@@ -63,6 +63,7 @@ class LayerMem:
     cache: int = 0
     recorded: bool = False
     trainable: int = 0  # trainable parameters held here, per tensor-parallel rank
+    removed: int = 0  # parameters of this layer that a tensor-parallel rank does not hold
 
 
 @dataclass
@@ -73,7 +74,7 @@ class Unit:
     first: int  # index of its first and last layer node
     last: int
     ins: list[Val]
-    params: int  # parameters in it (counted once)
+    params: int  # parameters in it (counted once), per tensor-parallel rank
 
 
 @dataclass
@@ -165,7 +166,8 @@ class _Walker:
                 vals = self.graph(node.sub, sub_env, trainable and node.trainable, here, top=nested)
                 local[node.name] = dict(zip(node.outs, vals, strict=True))
             if starts and len(self.layers) > first:
-                self.units.append(Unit(node.path, first, len(self.layers) - 1, ins, node.counts.params))
+                params = node.counts.params - sum(lm.removed for lm in self.layers[first:])
+                self.units.append(Unit(node.path, first, len(self.layers) - 1, ins, params))
         return [_first(_resolve(local, r)) for r in g.outputs]
 
     def layer(self, node: LayerNode, ins: list[Val], trainable: bool, unit: str | None) -> dict[str, Val]:
@@ -189,6 +191,7 @@ class _Walker:
         removed = self._split(node, m)
         lm = LayerMem(node.path, len(self.layers), unit, ins=ins, recorded=c.needs_grad)
         lm.trainable = node.counts.trainable - (removed if trains else 0)
+        lm.removed = removed
         grad = c.needs_grad and m.differentiable
         outs: dict[str, Val] = {}
         for name, shape in outs_shape.items():

@@ -38,11 +38,11 @@ def activations(g: MemoryGraph, checkpoint: str, grads_by_layer: list[int]) -> A
     """The activation timeline for ``checkpoint`` (none, blocks or selective); ``grads_by_layer``
     gives the parameter-gradient bytes each layer's backward allocates (to place the peak)."""
     n = len(g.layers)
-    unit_of = [None] * n  # index -> unit index
+    unit_of: list[int | None] = [None] * n  # layer index -> its unit's index, when checkpointed
     if checkpoint == "blocks":
         for u, unit in enumerate(g.units):
             for i in range(unit.first, unit.last + 1):
-                unit_of[i] = u  # type: ignore[call-overload]
+                unit_of[i] = u
     # the first (forward) saver of each storage, over layers that keep it outside checkpoints
     first: dict[str, int] = {}
     size: dict[str, int] = {}
@@ -82,7 +82,7 @@ def activations(g: MemoryGraph, checkpoint: str, grads_by_layer: list[int]) -> A
         total = held[i] + extra + flight + pending[i] + after[i]
         if total > best:
             best, at = total, i
-    return Activations(kept, best - after[at], after[at], _by_unit(g, first, size, unit_of))
+    return Activations(kept, best - after[at], after[at], _by_unit(g, first, size))
 
 
 def _pending(g: MemoryGraph) -> list[int]:
@@ -111,7 +111,9 @@ def _pending(g: MemoryGraph) -> list[int]:
     return out
 
 
-def _recomputed(g: MemoryGraph, i: int, unit_of: list, first: dict[str, int], checkpoint: str) -> int:  # type: ignore[type-arg]
+def _recomputed(
+    g: MemoryGraph, i: int, unit_of: list[int | None], first: dict[str, int], checkpoint: str
+) -> int:
     """Bytes recomputed and held at layer i's backward beyond the forward's kept storages."""
     lm = g.layers[i]
     if checkpoint == "selective":
@@ -130,11 +132,9 @@ def _recomputed(g: MemoryGraph, i: int, unit_of: list, first: dict[str, int], ch
     return total
 
 
-def _by_unit(
-    g: MemoryGraph, first: dict[str, int], size: dict[str, int], unit_of: list
-) -> list[tuple[str, int]]:  # type: ignore[type-arg]
+def _by_unit(g: MemoryGraph, first: dict[str, int], size: dict[str, int]) -> list[tuple[str, int]]:
     """Kept bytes attributed to the top-level element (unit, or layer) whose layer keeps it first."""
-    owner = {}
+    owner: dict[int, str] = {}
     for unit in g.units:
         for i in range(unit.first, unit.last + 1):
             owner[i] = unit.path
