@@ -4,6 +4,7 @@ the search for the largest batch, inference, the CLI and its JSON contract, and 
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -45,7 +46,7 @@ def test_8bit_adam_counts_blocks_and_keeps_small_tensors_in_float32() -> None:
         if node.counts.trainable
         for name, shape in node.weights.items()
         if name != (node.layer_type.tied if node.tie else None)
-        for n in [__import__("math").prod(shape)]
+        for n in [math.prod(shape)]
     ]
     want = sum(8 * n if n < 4096 else 2 * n + 8 * -(-n // 256) for n in tensors)
     assert gpt2(optimizer="adam8bit").memory.optimizer == want
