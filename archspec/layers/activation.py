@@ -8,6 +8,7 @@ from pydantic import Field
 
 from archspec.layers import costs, register_layer
 from archspec.layers.base import LayerParams, LayerType, Shape, TorchCtor, need_float, numel
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 
@@ -17,11 +18,16 @@ class _Elementwise(LayerType):
     family = "activation"
     torch_cls: ClassVar[str]
     examples = [({}, [tensor("batch", 6)]), ({}, [tensor("batch", 2, 3, 3)])]
+    keeps: ClassVar[str] = "out"
 
     @classmethod
     def infer(cls, p: LayerParams, xs: list[TensorType]) -> TensorType:
         need_float(xs[0], cls.name)
         return xs[0]
+
+    @classmethod
+    def memory(cls, p: LayerParams, c: MemCtx) -> Memory:
+        return Memory(keep=(Kept(cls.keeps),))
 
     @classmethod
     def other_flops(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
@@ -51,6 +57,7 @@ class LeakyReLU(_Elementwise):
     name = "leaky_relu"
     torch_cls = "nn.LeakyReLU"
     primary = "negative_slope"
+    keeps = "in0"
 
     class Params(LayerParams):
         negative_slope: float = 0.01
@@ -63,6 +70,7 @@ class GELU(_Elementwise):
     name = "gelu"
     torch_cls = "nn.GELU"
     primary = "approximate"
+    keeps = "in0"
 
     class Params(LayerParams):
         approximate: str = Field("none", pattern="^(none|tanh)$")
@@ -74,6 +82,7 @@ class SiLU(_Elementwise):
 
     name = "silu"
     torch_cls = "nn.SiLU"
+    keeps = "in0"
 
 
 @register_layer
