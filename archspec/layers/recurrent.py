@@ -1,4 +1,10 @@
-"""Recurrent layers: RNN, LSTM and GRU (always batch-first)."""
+"""Recurrent layers: RNN, LSTM and GRU (always batch-first).
+
+Each takes an optional initial state after its sequence (``h0``; ``h0, c0`` for an LSTM) and
+gives its final state as named outputs (``h``; ``h`` and ``c``) beside its default output, so
+that one layer's state can start another (an encoder's state starts a decoder). States keep
+torch's layout, ``[layers * directions, batch, hidden]``, also for these batch-first layers.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from archspec.layers.base import (
     LayerParams,
     LayerType,
     Shape,
+    ShapeError,
     TorchCtor,
     need_float,
     need_int,
@@ -41,13 +48,17 @@ class RecurrentParams(LayerParams):
 
 
 class _Recurrent(LayerType):
-    """Shared rules; subclasses set ``gates`` (weight blocks per cell) and ``torch_cls``."""
+    """Shared rules; subclasses set ``gates`` (weight blocks per cell), ``torch_cls`` and
+    ``states`` (the names of the final-state outputs; the initial states are the same names
+    with a 0: ``h0``, ``c0``)."""
 
     family = "recurrent"
     primary = "hidden"
     Params: ClassVar[type[LayerParams]] = RecurrentParams
     gates: ClassVar[int]
     torch_cls: ClassVar[str]
+    states: ClassVar[tuple[str, ...]] = ("h",)
+    max_inputs = 2
 
     @classmethod
     def penalized(cls, p: RecurrentParams, xs: list[TensorType]) -> tuple[str, ...]:
@@ -68,10 +79,55 @@ class _Recurrent(LayerType):
     def infer(cls, p: RecurrentParams, xs: list[TensorType]) -> TensorType:
         x = xs[0]
         cls._features(x)
+        cls._check_states(p, xs)
         width = p.hidden * (2 if p.bidirectional else 1)
         if p.output == "sequence":
             return x.with_shape((x.shape[0], x.shape[1], width))
         return x.with_shape((x.shape[0], width))
+
+    @classmethod
+    def outputs(cls, p: RecurrentParams, xs: list[TensorType]) -> dict[str, TensorType]:
+        """``out`` (chosen by ``output``), then the final states ``h`` (and ``c``)."""
+        out = cls.infer(p, xs)
+        state = cls._state_type(p, xs[0])
+        return {"out": out, **{name: state for name in cls.states}}
+
+    @classmethod
+    def _state_type(cls, p: RecurrentParams, x: TensorType) -> TensorType:
+        """A state: ``[layers * directions, batch, hidden]``, as torch keeps it."""
+        return x.with_shape((p.layers * (2 if p.bidirectional else 1), x.shape[0], p.hidden))
+
+    @classmethod
+    def _check_states(cls, p: RecurrentParams, xs: list[TensorType]) -> None:
+        """The initial states fed after the sequence: all of them or none, each of the state's
+        exact type (what a layer of the same hidden size, layers and directions gives)."""
+        given = xs[1:]
+        names = [f"{s}0" for s in cls.states]
+        if given and len(given) != len(names):
+            raise ShapeError(
+                f"{cls.name} takes its initial state as {len(names)} inputs after the sequence "
+                f"({', '.join(names)}), or none; got {len(given)}",
+                code="arity",
+                expected=f"[sequence, {', '.join(names)}] or [sequence]",
+                got=f"{len(xs)} inputs",
+                hint=f"pass both final states of another {cls.name}: "
+                + f"[x, {', '.join(f'enc.{s}' for s in cls.states)}]",
+            )
+        want = cls._state_type(p, xs[0])
+        for name, s in zip(names if given else [], given, strict=True):
+            if (
+                s.dtype == want.dtype
+                and s.rank == 3
+                and all(a == b for a, b in zip(s.shape, want.shape, strict=True))
+            ):
+                continue
+            raise ShapeError(
+                f"the initial state {name} does not fit this layer: a state is "
+                "[layers * directions, batch, hidden]",
+                expected=str(want),
+                got=f"{name} {s}",
+                hint=_state_hint(p, want, s),
+            )
 
     @classmethod
     def weights(cls, p: RecurrentParams, xs: list[TensorType]) -> dict[str, Shape]:
@@ -136,6 +192,29 @@ class _Recurrent(LayerType):
         return cls.torch_cls.split(".")[-1]
 
 
+def _state_hint(p: RecurrentParams, want: TensorType, got: TensorType) -> str:
+    """What to change when a state fed to a recurrent layer does not fit it."""
+    if got.rank != 3 or got.dtype != want.dtype:
+        return "feed the final state of another recurrent layer (`enc.h`), not a sequence or output"
+    (dirs_l, batch, hidden), (g_dirs_l, g_batch, g_hidden) = want.shape, got.shape
+    if g_batch != batch and g_dirs_l == batch:
+        return (
+            "this is batch-first, as a sequence is: feed the final state of another recurrent "
+            "layer (`enc.h`), which keeps torch's layout [layers * directions, batch, hidden]"
+        )
+    if hidden != g_hidden:
+        return (
+            f"the state has hidden size {g_hidden}, this layer {hidden}: give both layers the same "
+            "`hidden`, or map the state to this size with a `linear`"
+        )
+    if dirs_l != g_dirs_l:
+        return (
+            f"the state has {g_dirs_l} (layers * directions), this layer {dirs_l} (layers={p.layers}, "
+            f"bidirectional={str(p.bidirectional).lower()}): give both the same `layers` and `bidirectional`"
+        )
+    return f"the state's batch ({g_batch}) must be the sequence's ({batch})"
+
+
 class RNNParams(RecurrentParams):
     nonlinearity: Literal["tanh", "relu"] = "tanh"
 
@@ -150,6 +229,10 @@ class RNN(_Recurrent):
     only the last step); ``hidden`` the last layer's final hidden state, both directions
     concatenated, ``[batch, hidden*dirs]`` (usually what a classifier wants).
     ``dropout`` is applied between stacked layers only, so it needs ``layers > 1``.
+    Inputs: the sequence, then optionally the initial state ``h0``
+    ``[layers*dirs, batch, hidden]`` (torch's layout; zeros when not given). Outputs: the
+    default (``out``, chosen by ``output``) and the final state ``h`` ``[layers*dirs, batch,
+    hidden]``, referred to as ``<name>.h``.
     ONNX: torch unrolls this layer over time, so an export is fixed to the example
     sequence length (``lstm``/``gru`` keep it dynamic).
     """
@@ -168,6 +251,7 @@ class RNN(_Recurrent):
             {"hidden": 4, "layers": 2, "bidirectional": True, "output": "hidden"},
             [tensor("batch", "seq", 3)],
         ),
+        ({"hidden": 5, "layers": 2}, [tensor("batch", "seq", 3), tensor(2, "batch", 5)]),
     ]
 
     @classmethod
@@ -199,12 +283,19 @@ class LSTM(_Recurrent):
     ``[batch, seq, hidden*dirs]``; ``last`` the last step of that sequence,
     ``[batch, hidden*dirs]`` (for a bidirectional layer the backward half there has seen
     only the last step); ``hidden`` the last layer's final hidden state ``h_n``, both
-    directions concatenated, ``[batch, hidden*dirs]``. The cell state is not returned.
+    directions concatenated, ``[batch, hidden*dirs]``.
     ``dropout`` is applied between stacked layers only, so it needs ``layers > 1``.
+    Inputs: the sequence, then optionally the initial state as two inputs, ``h0`` and ``c0``,
+    each ``[layers*dirs, batch, hidden]`` (torch's layout; zeros when not given). Outputs: the
+    default (``out``, chosen by ``output``) and the final hidden and cell states ``h`` and ``c``,
+    each ``[layers*dirs, batch, hidden]``, referred to as ``<name>.h`` and ``<name>.c``: an
+    encoder's state starts a decoder with ``inputs: [tgt, enc.h, enc.c]``.
     """
 
     name = "lstm"
     gates = 4
+    states = ("h", "c")
+    max_inputs = 3
     torch_cls = "recurrent.LSTM"
     examples = [
         ({"hidden": 8}, [tensor("batch", "seq", 5)]),
@@ -213,6 +304,14 @@ class LSTM(_Recurrent):
         (
             {"hidden": 5, "layers": 3, "bidirectional": True, "output": "hidden", "bias": False},
             [tensor("batch", "seq", 6)],
+        ),
+        (
+            {"hidden": 6, "output": "last"},
+            [tensor("batch", "seq", 4), tensor(1, "batch", 6), tensor(1, "batch", 6)],
+        ),
+        (
+            {"hidden": 3, "layers": 2, "bidirectional": True},
+            [tensor("batch", "seq", 5), tensor(4, "batch", 3), tensor(4, "batch", 3)],
         ),
     ]
 
@@ -227,6 +326,10 @@ class GRU(_Recurrent):
     only the last step); ``hidden`` the last layer's final hidden state, both directions
     concatenated, ``[batch, hidden*dirs]``.
     ``dropout`` is applied between stacked layers only, so it needs ``layers > 1``.
+    Inputs: the sequence, then optionally the initial state ``h0``
+    ``[layers*dirs, batch, hidden]`` (torch's layout; zeros when not given). Outputs: the
+    default (``out``, chosen by ``output``) and the final state ``h`` ``[layers*dirs, batch,
+    hidden]``, referred to as ``<name>.h``.
     """
 
     name = "gru"
@@ -238,5 +341,9 @@ class GRU(_Recurrent):
         (
             {"hidden": 4, "layers": 2, "bidirectional": True, "output": "hidden"},
             [tensor("batch", "seq", 3)],
+        ),
+        (
+            {"hidden": 4, "bidirectional": True, "output": "last"},
+            [tensor("batch", "seq", 3), tensor(2, "batch", 4)],
         ),
     ]
