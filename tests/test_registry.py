@@ -62,12 +62,16 @@ class _Renamed:
 @pytest.mark.parametrize(("layer", "params", "xs"), CASES)
 def test_layer_matches_torch(layer, params, xs) -> None:  # type: ignore[no-untyped-def]
     p = layer.Params.model_validate(params)
-    out = layer.infer(p, xs)
+    outs = layer.outputs(p, xs)  # several outputs: the module returns them as a tuple, in order
+    assert next(iter(outs.values())) == layer.infer(p, xs)
     for sizes in SIZES:
         tensors = [make_input(x, sizes) for x in xs]
         module, y = run(layer, p, xs, tensors)
-        assert list(y.shape) == [evaluate(d, sizes) for d in out.shape], (out, sizes)
-        assert str(y.dtype).removeprefix("torch.") == out.dtype
+        ys = list(y) if len(outs) > 1 else [y]
+        assert len(ys) == len(outs)
+        for got, out in zip(ys, outs.values(), strict=True):
+            assert list(got.shape) == [evaluate(d, sizes) for d in out.shape], (out, sizes)
+            assert str(got.dtype).removeprefix("torch.") == out.dtype
     weights = layer.weights(p, xs)
     buffers = layer.buffers(p, xs)
     if module is None:

@@ -35,6 +35,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("regularized_mlp", "regularized_mlp"): (3_457, 3_457, 0, 0),
     ("resnet18", "resnet18"): (11_689_512, 11_689_512, 0, 9_620),
     ("resnet50", "resnet50"): (25_557_032, 25_557_032, 0, 53_173),
+    ("seq2seq_lstm", "seq2seq_lstm"): (455_656, 455_656, 0, 0),
     ("simple_rnn", "simple_rnn"): (3_051, 3_051, 0, 0),
     ("text_classifier", "text_classifier"): (2_659_586, 2_659_586, 0, 0),
     ("transformer_encoder", "transformer_encoder"): (109_482_240, 109_482_240, 0, 0),

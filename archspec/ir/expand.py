@@ -242,14 +242,14 @@ class Elaborator:
         )
         if kind == "block":
             decl = self.spec.blocks[e.key]
-            arity(gnode, len(decl.inputs), len(decl.inputs))
+            arity(gnode, len(decl.inputs), len(decl.inputs), decl.inputs, _inputs_hint(e.key, decl, xs))
             gnode.args = self._args(e, value, path)
             gnode.graph = self._block(e.key, gnode.args, gnode, stack, xs)
         else:
             if value not in (None, {}):
                 raise ArchspecError("schema", f"model '{e.key}' takes no arguments", loc=e.loc, node=path)
             called = self.spec.models[e.key]
-            arity(gnode, len(called.inputs), len(called.inputs))
+            arity(gnode, len(called.inputs), len(called.inputs), list(called.inputs))
             gnode.graph = self.model(e.key, path, stack, given=xs)
         gnode.outs = graph_outputs(gnode)
         return gnode
@@ -356,6 +356,18 @@ class Elaborator:
 def graph_outputs(node: GraphNode) -> dict[str, TensorType]:
     """A block instance's or model call's outputs, named as its graph names them."""
     return node.graph.output_types
+
+
+def _inputs_hint(block: str, decl: Any, given: list[Any]) -> str:
+    """How a block comes to take as many inputs as it is given."""
+    if len(given) > len(decl.inputs):
+        names = ", ".join(f"x{i}" for i in range(1, len(given) + 1))
+        return (
+            f"block '{block}' declares its inputs as [{', '.join(decl.inputs)}]"
+            + (" (the default)" if list(decl.inputs) == ["input"] else "")
+            + f"; to take {len(given)}, list them in the block: `inputs: [{names}]`"
+        )
+    return f"give block '{block}' one input per name it declares: [{', '.join(decl.inputs)}]"
 
 
 def _join(prefix: str, name: str) -> str:

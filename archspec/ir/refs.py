@@ -32,15 +32,20 @@ def check_ref(graph: Graph, ref: str, loc: Loc | None, path: str | None, what: s
         )
 
 
-def arity(node: Node, lo: int, hi: int | None) -> None:
+def arity(
+    node: Node, lo: int, hi: int | None, declared: list[str] | None = None, hint: str | None = None
+) -> None:
+    """The node has between ``lo`` and ``hi`` inputs (a block or model names them: ``declared``)."""
     n = len(node.inputs)
     if n < lo or (hi is not None and n > hi):
         want = str(lo) if lo == hi else f"{lo} or more" if hi is None else f"{lo} to {hi}"
+        names = f" ({', '.join(declared)})" if declared else ""
         raise ArchspecError(
             "arity",
-            f"'{node.type}' takes {want} input{'s' if want != '1' else ''}, got {n}",
+            f"'{node.type}' takes {want} input{'s' if want != '1' else ''}{names}, got {n}",
             loc=node.loc,
             node=node.path,
-            expected=want,
+            expected=want + names,
             got=str(n) + (f" ({', '.join(node.inputs)})" if node.inputs else ""),
+            hint=hint,
         )

@@ -2,8 +2,12 @@
 
 Copy 0 takes the entry's inputs. Each later copy takes the previous copy's outputs in place of
 the first inputs, and the remaining inputs unchanged: a decoder layer fed ``[x, memory]`` that
-returns ``x`` gets the new ``x`` and the same ``memory`` each time; a recurrent cell returning
-``(x, h, c)`` from ``(x, h, c)`` is chained whole. ``index`` (0, 1, ...) is in each copy's scope.
+returns ``x`` gets the new ``x`` and the same ``memory`` each time; a block returning
+``(x, h, c)`` from ``(x, h, c)`` is chained whole. A layer's outputs after its default one are
+by-products (an lstm's final states ``h``, ``c``): a repeated layer passes on only as many of its
+outputs as it takes inputs, so ``{lstm: 64, repeat: 2}`` stacks on the sequence alone and
+``{lstm: 64, inputs: [x, h0, c0], repeat: 2}`` also hands on the state. The repeat's outputs are
+the last copy's. ``index`` (0, 1, ...) is in each copy's scope.
 """
 
 from __future__ import annotations
@@ -55,20 +59,31 @@ def repeat_node(
         ivalue = el._value(value, e, {**scope, "index": i}, graph)
         xs_i = [sub.type_of(r) for r in feed]
         copy = _copy_name(el, e, fields.copies, i, path)
-        child = el.make(sub, e, kind, ivalue, copy, f"{path}.{copy}", list(feed), xs_i, stack)
+        try:
+            child = el.make(sub, e, kind, ivalue, copy, f"{path}.{copy}", list(feed), xs_i, stack)
+        except ArchspecError as err:
+            raise _unfed(err, e, path, i, sub, feed, xs, el.spec.blocks) from None
         child.trainable = fields.trainable
         if isinstance(child, LayerNode):
             child.init, child.regularizer = fields.init, fields.regularizer
         sub.nodes[child.name] = child
         outs = [child.name] if len(child.outs) == 1 else [f"{child.name}.{o}" for o in child.outs]
         if i + 1 < n and len(outs) > len(feed):
-            raise ArchspecError(
-                "arity",
-                f"a repeated '{e.key}' returns {len(outs)} outputs but takes {len(feed)} inputs",
-                loc=e.loc,
-                node=path,
-                hint="each copy's outputs feed the next copy's first inputs",
-            )
+            if isinstance(child, LayerNode):  # its extra outputs (final states) are by-products
+                outs = outs[: len(feed)]
+            else:
+                raise ArchspecError(
+                    "arity",
+                    f"a repeated '{e.key}' returns {len(outs)} outputs "
+                    f"({', '.join(o.partition('.')[2] or o for o in outs)}) but takes {len(feed)} "
+                    f"input{'s' if len(feed) != 1 else ''}, so copy {i + 1} cannot take copy {i}'s outputs",
+                    loc=e.loc,
+                    node=path,
+                    expected=f"at most {len(feed)} output{'s' if len(feed) != 1 else ''}",
+                    got=f"{len(outs)} outputs",
+                    hint="each copy's outputs feed the next copy's first inputs: return fewer, "
+                    "or take as many inputs as the block returns",
+                )
         feed = outs + feed[len(outs) :] if i + 1 < n else outs
     sub.outputs = feed
     name = path.rpartition(".")[2]  # the entry's own name (`layers`)
@@ -93,3 +108,38 @@ def _copy_name(el: Elaborator, e: Entry, pattern: str | None, index: int, path: 
             hint="write a pattern such as encoder_layer_{index}",
         )
     return name
+
+
+def _unfed(
+    err: ArchspecError,
+    e: Entry,
+    path: str,
+    i: int,
+    sub: Graph,
+    feed: list[str],
+    first: list[TensorType],
+    el_blocks: dict[str, Any] | None,
+) -> ArchspecError:
+    """Copy ``i`` failed: when it was fed other types than copy 0 took, the previous copy's outputs
+    do not fit its inputs, and the error says so at the repeat (with both types)."""
+    if i == 0 or err.code not in ("shape-mismatch", "arity"):
+        return err
+    fed = [sub.type_of(r) for r in feed]
+    differ = [j for j, (a, b) in enumerate(zip(fed, first, strict=True)) if a != b]
+    if not differ:
+        return err
+    block = el_blocks.get(e.key) if el_blocks is not None else None
+    inputs = list(block.inputs) if block is not None else [f"input {j + 1}" for j in range(len(fed))]
+    outs = [f"output '{r.partition('.')[2]}'" if "." in r else "output" for r in feed]
+    line = f", line {err.loc.line}" if err.loc else ""
+    where = f" (in '{err.node}'{line})" if err.node else ""
+    return ArchspecError(
+        "shape-mismatch",
+        f"copy {i} of the repeated '{e.key}' cannot take copy {i - 1}'s outputs: {err.message}{where}",
+        loc=e.loc,
+        node=path,
+        expected=", ".join(f"{inputs[j]}: {first[j]} (as copy 0 took it)" for j in differ),
+        got=", ".join(f"{inputs[j]}: {fed[j]} (copy {i - 1}'s {outs[j]})" for j in differ),
+        hint=f"each copy's outputs feed the next copy's first inputs, so '{e.key}' must return what "
+        "it takes (project its result back to that shape), or repeat it once",
+    )

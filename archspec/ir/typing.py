@@ -4,7 +4,7 @@ model's declared inputs bound to what the caller gives, and the sanity of every 
 from __future__ import annotations
 
 from archspec.errors import ArchspecError
-from archspec.ir.graph import Graph, InputNode, LayerNode, Node
+from archspec.ir.graph import Graph, InputNode, LayerNode, Node, split_ref
 from archspec.layers.base import ShapeError
 from archspec.shapes import TensorType
 
@@ -74,9 +74,10 @@ def shape_error(graph: Graph, node: Node, xs: list[TensorType], e: ShapeError) -
     """A shape rule's complaint, with the node, its location and where each input came from."""
     sources = []
     for ref, x in zip(node.inputs, xs, strict=False):
-        src = graph.source(ref)
+        src, output = graph.source(ref), split_ref(ref)[1]
         line = f", line {src.loc.line}" if src.loc else ""
-        sources.append(f"{x} (from '{src.path}'{line})")
+        named = f"{src.path}.{output}" if output is not None else src.path
+        sources.append(f"{x} (from '{named}'{line})")
     got = e.got
     if got is None and sources:
         got = " and ".join(sources)

@@ -1,4 +1,10 @@
-"""Recurrent layers: RNN, LSTM and GRU (always batch-first)."""
+"""Recurrent layers: RNN, LSTM and GRU (always batch-first).
+
+Each takes an optional initial state after its sequence (``h0``; ``h0, c0`` for an LSTM) and
+gives its final state as named outputs (``h``; ``h`` and ``c``) beside its default output, so
+that one layer's state can start another (an encoder's state starts a decoder). States keep
+torch's layout, ``[layers * directions, batch, hidden]``, also for these batch-first layers.
+"""
 
 from __future__ import annotations
 
@@ -11,13 +17,15 @@ from archspec.layers.base import (
     LayerParams,
     LayerType,
     Shape,
+    ShapeError,
     TorchCtor,
     need_float,
     need_int,
     need_rank,
 )
 from archspec.layers.costs import Product
-from archspec.layers.memory import Kept, MemCtx, Memory
+from archspec.layers.memory import MemCtx, Memory
+from archspec.layers.recurrent_memory import recurrent_memory
 from archspec.shapes import TensorType, tensor
 
 Output = Literal["sequence", "last", "hidden"]
@@ -43,7 +51,9 @@ class RecurrentParams(LayerParams):
 
 
 class _Recurrent(LayerType):
-    """Shared rules; subclasses set ``gates`` (weight blocks per cell) and ``torch_cls``."""
+    """Shared rules; subclasses set ``gates`` (weight blocks per cell), ``torch_cls`` and
+    ``states`` (the names of the final-state outputs; the initial states are the same names
+    with a 0: ``h0``, ``c0``)."""
 
     family = "recurrent"
     primary = "hidden"
@@ -51,6 +61,8 @@ class _Recurrent(LayerType):
     gates: ClassVar[int]
     torch_cls: ClassVar[str]
     step: ClassVar[tuple[tuple[int, int], ...] | None]
+    states: ClassVar[tuple[str, ...]] = ("h",)
+    max_inputs = 2
 
     @classmethod
     def penalized(cls, p: RecurrentParams, xs: list[TensorType]) -> tuple[str, ...]:
@@ -71,10 +83,55 @@ class _Recurrent(LayerType):
     def infer(cls, p: RecurrentParams, xs: list[TensorType]) -> TensorType:
         x = xs[0]
         cls._features(x)
+        cls._check_states(p, xs)
         width = p.hidden * (2 if p.bidirectional else 1)
         if p.output == "sequence":
             return x.with_shape((x.shape[0], x.shape[1], width))
         return x.with_shape((x.shape[0], width))
+
+    @classmethod
+    def outputs(cls, p: RecurrentParams, xs: list[TensorType]) -> dict[str, TensorType]:
+        """``out`` (chosen by ``output``), then the final states ``h`` (and ``c``)."""
+        out = cls.infer(p, xs)
+        state = cls._state_type(p, xs[0])
+        return {"out": out, **{name: state for name in cls.states}}
+
+    @classmethod
+    def _state_type(cls, p: RecurrentParams, x: TensorType) -> TensorType:
+        """A state: ``[layers * directions, batch, hidden]``, as torch keeps it."""
+        return x.with_shape((p.layers * (2 if p.bidirectional else 1), x.shape[0], p.hidden))
+
+    @classmethod
+    def _check_states(cls, p: RecurrentParams, xs: list[TensorType]) -> None:
+        """The initial states fed after the sequence: all of them or none, each of the state's
+        exact type (what a layer of the same hidden size, layers and directions gives)."""
+        given = xs[1:]
+        names = [f"{s}0" for s in cls.states]
+        if given and len(given) != len(names):
+            raise ShapeError(
+                f"{cls.name} takes its initial state as {len(names)} inputs after the sequence "
+                f"({', '.join(names)}), or none; got {len(given)}",
+                code="arity",
+                expected=f"[sequence, {', '.join(names)}] or [sequence]",
+                got=f"{len(xs)} inputs",
+                hint=f"pass both final states of another {cls.name}: "
+                + f"[x, {', '.join(f'enc.{s}' for s in cls.states)}]",
+            )
+        want = cls._state_type(p, xs[0])
+        for name, s in zip(names if given else [], given, strict=True):
+            if (
+                s.dtype == want.dtype
+                and s.rank == 3
+                and all(a == b for a, b in zip(s.shape, want.shape, strict=True))
+            ):
+                continue
+            raise ShapeError(
+                f"the initial state {name} does not fit this layer: a state is "
+                "[layers * directions, batch, hidden]",
+                expected=str(want),
+                got=f"{name} {s}",
+                hint=_state_hint(p, want, s),
+            )
 
     @classmethod
     def weights(cls, p: RecurrentParams, xs: list[TensorType]) -> dict[str, Shape]:
@@ -94,56 +151,15 @@ class _Recurrent(LayerType):
 
     @classmethod
     def memory(cls, p: RecurrentParams, c: MemCtx) -> Memory:
-        batch, seq, features = c.ins[0]
-        fused = cls.step is None
-        dirs, h = 2 if p.bidirectional else 1, p.hidden
-        kept = [Kept("h0", (p.layers * dirs, batch, h))] + (
-            [Kept("c0", (p.layers * dirs, batch, h))] if fused else []
-        )
-        below = Kept("x", (seq, batch, features))  # the input, time-major (a copy)
-        for layer in range(p.layers):
-            width = below.shape[-1]
-            kept.append(below)
-            if dirs == 2 and not fused and layer == 0:  # each direction copies the batch-first input
-                kept.append(Kept("x.reverse", (seq, batch, width)))
-            outs = []
-            for d in range(dirs):
-                tag = f"l{layer}.d{d}"
-                if fused:
-                    outs.append(Kept(f"{tag}.out", (seq, batch, h)))
-                    kept += [outs[-1], Kept(f"{tag}.hy", (batch, h)), Kept(f"{tag}.cy", (batch, h))]
-                    kept.append(
-                        Kept(
-                            f"{tag}.workspace", (onednn_workspace(cls.gates, seq, batch, width, h),), "uint8"
-                        )
-                    )
-                    if not p.bias:  # the kernel then gets copies of the weights
-                        kept += [
-                            Kept(f"{tag}.w_ih", (cls.gates * h, width)),
-                            Kept(f"{tag}.w_hh", (cls.gates * h, h)),
-                        ]
-                else:
-                    steps = [
-                        (f"{tag}.s{i}", (batch, w * h), seq + extra)
-                        for i, (w, extra) in enumerate(cls.step or ())
-                    ]
-                    kept += [Kept(name, shape, count=n) for name, shape, n in steps if n > 0]
-            out = outs[0] if fused and dirs == 1 else Kept(f"l{layer}.out", (seq, batch, h * dirs))
-            if p.dropout and layer + 1 < p.layers:
-                kept.append(Kept(f"l{layer}.mask", out.shape, "mask"))
-                out = Kept(f"l{layer}.dropped", out.shape)
-            below = out
-        if p.output == "hidden":
-            return Memory(
-                keep=tuple(kept), views={"out": Kept("h_n", (p.layers * dirs, batch, h))} if dirs == 1 else {}
-            )
-        return Memory(keep=tuple(kept), views={"out": below})
+        return recurrent_memory(p, c, cls.gates, cls.step)
 
     @classmethod
     def products(cls, p: RecurrentParams, xs: list[Shape], out: Shape) -> list[Product]:
         """Per layer and direction: the input projection of every step at once, then one
-        recurrent product per step (the first one multiplies the zero initial state)."""
+        recurrent product per step (the first one multiplies the initial state: zeros, or the
+        ``h0`` input)."""
         batch, seq, fan_in = xs[0]
+        first = costs.arg(1) if len(xs) > 1 else costs.CONST
         dirs, rows = 2 if p.bidirectional else 1, cls.gates * p.hidden
         out_: list[Product] = []
         for layer in range(p.layers):
@@ -151,7 +167,7 @@ class _Recurrent(LayerType):
             for tag in (f"l{layer}", f"l{layer}_reverse")[:dirs]:
                 step = costs.linear(batch, p.hidden, rows)
                 out_ += [Product(costs.linear(batch * seq, width, rows), x, f"weight_ih_{tag}")]
-                out_ += [Product(step, costs.CONST, f"weight_hh_{tag}")]
+                out_ += [Product(step, first, f"weight_hh_{tag}")]
                 out_ += [Product(step * (seq - 1), costs.INNER, f"weight_hh_{tag}")]
         return out_
 
@@ -202,6 +218,29 @@ class _Recurrent(LayerType):
         return cls.torch_cls.split(".")[-1]
 
 
+def _state_hint(p: RecurrentParams, want: TensorType, got: TensorType) -> str:
+    """What to change when a state fed to a recurrent layer does not fit it."""
+    if got.rank != 3 or got.dtype != want.dtype:
+        return "feed the final state of another recurrent layer (`enc.h`), not a sequence or output"
+    (dirs_l, batch, hidden), (g_dirs_l, g_batch, g_hidden) = want.shape, got.shape
+    if g_batch != batch and g_dirs_l == batch:
+        return (
+            "this is batch-first, as a sequence is: feed the final state of another recurrent "
+            "layer (`enc.h`), which keeps torch's layout [layers * directions, batch, hidden]"
+        )
+    if hidden != g_hidden:
+        return (
+            f"the state has hidden size {g_hidden}, this layer {hidden}: give both layers the same "
+            "`hidden`, or map the state to this size with a `linear`"
+        )
+    if dirs_l != g_dirs_l:
+        return (
+            f"the state has {g_dirs_l} (layers * directions), this layer {dirs_l} (layers={p.layers}, "
+            f"bidirectional={str(p.bidirectional).lower()}): give both the same `layers` and `bidirectional`"
+        )
+    return f"the state's batch ({g_batch}) must be the sequence's ({batch})"
+
+
 class RNNParams(RecurrentParams):
     nonlinearity: Literal["tanh", "relu"] = "tanh"
 
@@ -216,6 +255,10 @@ class RNN(_Recurrent):
     only the last step); ``hidden`` the last layer's final hidden state, both directions
     concatenated, ``[batch, hidden*dirs]`` (usually what a classifier wants).
     ``dropout`` is applied between stacked layers only, so it needs ``layers > 1``.
+    Inputs: the sequence, then optionally the initial state ``h0``
+    ``[layers*dirs, batch, hidden]`` (torch's layout; zeros when not given). Outputs: the
+    default (``out``, chosen by ``output``) and the final state ``h`` ``[layers*dirs, batch,
+    hidden]``, referred to as ``<name>.h``.
     ONNX: torch unrolls this layer over time, so an export is fixed to the example
     sequence length (``lstm``/``gru`` keep it dynamic).
     """
@@ -234,6 +277,7 @@ class RNN(_Recurrent):
             {"hidden": 4, "layers": 2, "bidirectional": True, "output": "hidden"},
             [tensor("batch", "seq", 3)],
         ),
+        ({"hidden": 5, "layers": 2}, [tensor("batch", "seq", 3), tensor(2, "batch", 5)]),
     ]
     step = ((1, 0),)
 
@@ -270,12 +314,19 @@ class LSTM(_Recurrent):
     ``[batch, seq, hidden*dirs]``; ``last`` the last step of that sequence,
     ``[batch, hidden*dirs]`` (for a bidirectional layer the backward half there has seen
     only the last step); ``hidden`` the last layer's final hidden state ``h_n``, both
-    directions concatenated, ``[batch, hidden*dirs]``. The cell state is not returned.
+    directions concatenated, ``[batch, hidden*dirs]``.
     ``dropout`` is applied between stacked layers only, so it needs ``layers > 1``.
+    Inputs: the sequence, then optionally the initial state as two inputs, ``h0`` and ``c0``,
+    each ``[layers*dirs, batch, hidden]`` (torch's layout; zeros when not given). Outputs: the
+    default (``out``, chosen by ``output``) and the final hidden and cell states ``h`` and ``c``,
+    each ``[layers*dirs, batch, hidden]``, referred to as ``<name>.h`` and ``<name>.c``: an
+    encoder's state starts a decoder with ``inputs: [tgt, enc.h, enc.c]``.
     """
 
     name = "lstm"
     gates = 4
+    states = ("h", "c")
+    max_inputs = 3
     torch_cls = "recurrent.LSTM"
     examples = [
         ({"hidden": 8}, [tensor("batch", "seq", 5)]),
@@ -284,6 +335,14 @@ class LSTM(_Recurrent):
         (
             {"hidden": 5, "layers": 3, "bidirectional": True, "output": "hidden", "bias": False},
             [tensor("batch", "seq", 6)],
+        ),
+        (
+            {"hidden": 6, "output": "last"},
+            [tensor("batch", "seq", 4), tensor(1, "batch", 6), tensor(1, "batch", 6)],
+        ),
+        (
+            {"hidden": 3, "layers": 2, "bidirectional": True},
+            [tensor("batch", "seq", 5), tensor(4, "batch", 3), tensor(4, "batch", 3)],
         ),
     ]
     step = None
@@ -303,6 +362,10 @@ class GRU(_Recurrent):
     only the last step); ``hidden`` the last layer's final hidden state, both directions
     concatenated, ``[batch, hidden*dirs]``.
     ``dropout`` is applied between stacked layers only, so it needs ``layers > 1``.
+    Inputs: the sequence, then optionally the initial state ``h0``
+    ``[layers*dirs, batch, hidden]`` (torch's layout; zeros when not given). Outputs: the
+    default (``out``, chosen by ``output``) and the final state ``h`` ``[layers*dirs, batch,
+    hidden]``, referred to as ``<name>.h``.
     """
 
     name = "gru"
@@ -315,33 +378,13 @@ class GRU(_Recurrent):
             {"hidden": 4, "layers": 2, "bidirectional": True, "output": "hidden"},
             [tensor("batch", "seq", 3)],
         ),
+        (
+            {"hidden": 4, "bidirectional": True, "output": "last"},
+            [tensor("batch", "seq", 3), tensor(2, "batch", 4)],
+        ),
     ]
     step = ((3, 0), (1, 0), (1, 0), (1, 0), (1, -1))
 
     @classmethod
     def cell_flops(cls, n: int, bias: bool) -> int:
         return costs.gru_cell(n, bias)
-
-
-def onednn_workspace(gates: int, seq: int, batch: int, features: int, hidden: int) -> int:
-    """Bytes of the workspace oneDNN's float32 RNN keeps for backward, one layer and direction
-    (oneDNN ``rnn_utils``: gates, states, cell states and their gradients, each page-aligned)."""
-
-    def ld(dim: int) -> int:  # 64-byte aligned, and not a multiple of 256 (4K aliasing)
-        n = -(-dim // 16) * 16
-        return n + 16 if n % 256 == 0 else n
-
-    states, wide = 2 * (seq + 1) * batch * 4, max(features, hidden)
-    parts = [
-        seq * batch * ld(gates * hidden) * 4,  # gates
-        seq * batch * ld(hidden) * 4,  # hidden states
-        states * ld(wide),  # layer states
-        states * hidden,  # cell states
-        states * ld(wide),  # gradient of the layer states
-        states * ld(wide),  # gradient of the iteration states
-        states * hidden,  # gradient of the cell states
-    ]
-    offset = 0
-    for size in parts:
-        offset = -(-offset // 4096) * 4096 + size
-    return -(-offset // 4096) * 4096

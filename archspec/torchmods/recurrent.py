@@ -1,6 +1,9 @@
-"""Batch-first RNN/LSTM/GRU that return one tensor (see ``archspec.layers.recurrent``).
+"""Batch-first RNN/LSTM/GRU (see ``archspec.layers.recurrent``).
 
-They subclass torch's classes, so parameter names (``weight_ih_l0``...) are torch's own.
+``forward(x, h0=None[, c0=None])`` returns the tensor chosen by ``output``, then the final
+state: ``(out, h_n)``, or ``(out, h_n, c_n)`` for the LSTM. States keep torch's layout,
+``[layers * directions, batch, hidden]``. They subclass torch's classes, so parameter names
+(``weight_ih_l0``...) are torch's own.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ def _pick_output(output: str, seq: torch.Tensor, h_n: torch.Tensor, dirs: int) -
 
 
 class RNN(nn.RNN):
-    """``nn.RNN`` (batch-first) whose forward returns the tensor chosen by ``output``."""
+    """``nn.RNN`` (batch-first) returning the ``output`` choice and the final state."""
 
     def __init__(
         self,
@@ -44,16 +47,18 @@ class RNN(nn.RNN):
         )
         self.output = output
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        seq, h_n = super().forward(x)
-        return _pick_output(self.output, seq, h_n, 2 if self.bidirectional else 1)
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, h0: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        seq, h_n = super().forward(x, h0)
+        return _pick_output(self.output, seq, h_n, 2 if self.bidirectional else 1), h_n
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, output={self.output!r}"
 
 
 class LSTM(nn.LSTM):
-    """``nn.LSTM`` (batch-first) whose forward returns the tensor chosen by ``output``."""
+    """``nn.LSTM`` (batch-first) returning the ``output`` choice and the final state."""
 
     def __init__(
         self,
@@ -76,16 +81,19 @@ class LSTM(nn.LSTM):
         )
         self.output = output
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        seq, (h_n, _) = super().forward(x)
-        return _pick_output(self.output, seq, h_n, 2 if self.bidirectional else 1)
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, h0: torch.Tensor | None = None, c0: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        state = None if h0 is None or c0 is None else (h0, c0)
+        seq, (h_n, c_n) = super().forward(x, state)
+        return _pick_output(self.output, seq, h_n, 2 if self.bidirectional else 1), h_n, c_n
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, output={self.output!r}"
 
 
 class GRU(nn.GRU):
-    """``nn.GRU`` (batch-first) whose forward returns the tensor chosen by ``output``."""
+    """``nn.GRU`` (batch-first) returning the ``output`` choice and the final state."""
 
     def __init__(
         self,
@@ -108,9 +116,11 @@ class GRU(nn.GRU):
         )
         self.output = output
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        seq, h_n = super().forward(x)
-        return _pick_output(self.output, seq, h_n, 2 if self.bidirectional else 1)
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, h0: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        seq, h_n = super().forward(x, h0)
+        return _pick_output(self.output, seq, h_n, 2 if self.bidirectional else 1), h_n
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, output={self.output!r}"

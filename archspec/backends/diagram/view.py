@@ -183,9 +183,9 @@ class _Builder:
             prod[node.name] = self._add(into, box)
             if prod[node.name] is None:
                 continue
-            for src in srcs:
-                if src is not None:
-                    self.d.edges.append(Edge(src, box.id))
+            for ref, src in zip(node.inputs, srcs, strict=True):
+                if src is not None:  # a named output (`enc.h`) labels its edge
+                    self.d.edges.append(Edge(src, box.id, label=split_ref(ref)[1] or ""))
             if node.kind == "model" and node.type in self.drawn:
                 self.calls.append((box.id, node.type))
         return prod

@@ -294,7 +294,7 @@ def _is_chain(plan: Plan) -> bool:
         return False
     prev = plan.inputs[0]
     for step in plan.steps:
-        if step.module is None or step.inputs != [prev]:
+        if step.module is None or step.inputs != [prev] or len(step.outs) != 1:
             return False
         prev = step.var
     return plan.outputs == [prev]

@@ -6,7 +6,6 @@ Standalone PyTorch: it imports only torch. Weights saved from `archspec.build`
 
 from __future__ import annotations
 
-from collections import OrderedDict
 
 import torch
 from torch import nn
@@ -24,7 +23,7 @@ def _pick_output(output: str, seq: torch.Tensor, h_n: torch.Tensor, dirs: int) -
 
 
 class GRU(nn.GRU):
-    """``nn.GRU`` (batch-first) whose forward returns the tensor chosen by ``output``."""
+    """``nn.GRU`` (batch-first) returning the ``output`` choice and the final state."""
 
     def __init__(
         self,
@@ -47,20 +46,26 @@ class GRU(nn.GRU):
         )
         self.output = output
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        seq, h_n = super().forward(x)
-        return _pick_output(self.output, seq, h_n, 2 if self.bidirectional else 1)
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, h0: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        seq, h_n = super().forward(x, h0)
+        return _pick_output(self.output, seq, h_n, 2 if self.bidirectional else 1), h_n
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, output={self.output!r}"
 
 
-class GruForecaster(nn.Sequential):
+class GruForecaster(nn.Module):
     def __init__(self) -> None:
-        super().__init__(OrderedDict([
-            ('gru', GRU(input_size=1, hidden_size=64, num_layers=2, dropout=0.1, output='last')),
-            ('head', nn.Linear(in_features=64, out_features=1)),
-        ]))
+        super().__init__()
+        self.gru = GRU(input_size=1, hidden_size=64, num_layers=2, dropout=0.1, output='last')
+        self.head = nn.Linear(in_features=64, out_features=1)
+
+    def forward(self, series):
+        gru, gru_h = self.gru(series)
+        head = self.head(gru)
+        return head
 
     def regularization_loss(self) -> torch.Tensor:
         total = torch.zeros(())

@@ -6,7 +6,6 @@ Standalone PyTorch: it imports only torch. Weights saved from `archspec.build`
 
 from __future__ import annotations
 
-from collections import OrderedDict
 
 import torch
 from torch import nn
@@ -24,7 +23,7 @@ def _pick_output(output: str, seq: torch.Tensor, h_n: torch.Tensor, dirs: int) -
 
 
 class LSTM(nn.LSTM):
-    """``nn.LSTM`` (batch-first) whose forward returns the tensor chosen by ``output``."""
+    """``nn.LSTM`` (batch-first) returning the ``output`` choice and the final state."""
 
     def __init__(
         self,
@@ -47,21 +46,29 @@ class LSTM(nn.LSTM):
         )
         self.output = output
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        seq, (h_n, _) = super().forward(x)
-        return _pick_output(self.output, seq, h_n, 2 if self.bidirectional else 1)
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, h0: torch.Tensor | None = None, c0: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        state = None if h0 is None or c0 is None else (h0, c0)
+        seq, (h_n, c_n) = super().forward(x, state)
+        return _pick_output(self.output, seq, h_n, 2 if self.bidirectional else 1), h_n, c_n
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, output={self.output!r}"
 
 
-class LstmClassifier(nn.Sequential):
+class LstmClassifier(nn.Module):
     def __init__(self) -> None:
-        super().__init__(OrderedDict([
-            ('lstm', LSTM(input_size=8, hidden_size=50, output='last')),
-            ('head', nn.Linear(in_features=50, out_features=1)),
-            ('sigmoid1', nn.Sigmoid()),
-        ]))
+        super().__init__()
+        self.lstm = LSTM(input_size=8, hidden_size=50, output='last')
+        self.head = nn.Linear(in_features=50, out_features=1)
+        self.sigmoid1 = nn.Sigmoid()
+
+    def forward(self, x):
+        lstm, lstm_h, lstm_c = self.lstm(x)
+        head = self.head(lstm)
+        sigmoid1 = self.sigmoid1(head)
+        return sigmoid1
 
     def regularization_loss(self) -> torch.Tensor:
         total = torch.zeros(())

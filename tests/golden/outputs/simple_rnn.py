@@ -6,7 +6,6 @@ Standalone PyTorch: it imports only torch. Weights saved from `archspec.build`
 
 from __future__ import annotations
 
-from collections import OrderedDict
 
 import torch
 from torch import nn
@@ -24,7 +23,7 @@ def _pick_output(output: str, seq: torch.Tensor, h_n: torch.Tensor, dirs: int) -
 
 
 class RNN(nn.RNN):
-    """``nn.RNN`` (batch-first) whose forward returns the tensor chosen by ``output``."""
+    """``nn.RNN`` (batch-first) returning the ``output`` choice and the final state."""
 
     def __init__(
         self,
@@ -49,21 +48,28 @@ class RNN(nn.RNN):
         )
         self.output = output
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        seq, h_n = super().forward(x)
-        return _pick_output(self.output, seq, h_n, 2 if self.bidirectional else 1)
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, h0: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        seq, h_n = super().forward(x, h0)
+        return _pick_output(self.output, seq, h_n, 2 if self.bidirectional else 1), h_n
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, output={self.output!r}"
 
 
-class SimpleRnn(nn.Sequential):
+class SimpleRnn(nn.Module):
     def __init__(self) -> None:
-        super().__init__(OrderedDict([
-            ('rnn', RNN(input_size=8, hidden_size=50, output='last')),
-            ('head', nn.Linear(in_features=50, out_features=1)),
-            ('sigmoid1', nn.Sigmoid()),
-        ]))
+        super().__init__()
+        self.rnn = RNN(input_size=8, hidden_size=50, output='last')
+        self.head = nn.Linear(in_features=50, out_features=1)
+        self.sigmoid1 = nn.Sigmoid()
+
+    def forward(self, x):
+        rnn, rnn_h = self.rnn(x)
+        head = self.head(rnn)
+        sigmoid1 = self.sigmoid1(head)
+        return sigmoid1
 
     def regularization_loss(self) -> torch.Tensor:
         total = torch.zeros(())

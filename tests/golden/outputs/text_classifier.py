@@ -6,7 +6,6 @@ Standalone PyTorch: it imports only torch. Weights saved from `archspec.build`
 
 from __future__ import annotations
 
-from collections import OrderedDict
 
 import torch
 from torch import nn
@@ -24,7 +23,7 @@ def _pick_output(output: str, seq: torch.Tensor, h_n: torch.Tensor, dirs: int) -
 
 
 class LSTM(nn.LSTM):
-    """``nn.LSTM`` (batch-first) whose forward returns the tensor chosen by ``output``."""
+    """``nn.LSTM`` (batch-first) returning the ``output`` choice and the final state."""
 
     def __init__(
         self,
@@ -47,22 +46,31 @@ class LSTM(nn.LSTM):
         )
         self.output = output
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        seq, (h_n, _) = super().forward(x)
-        return _pick_output(self.output, seq, h_n, 2 if self.bidirectional else 1)
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, h0: torch.Tensor | None = None, c0: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        state = None if h0 is None or c0 is None else (h0, c0)
+        seq, (h_n, c_n) = super().forward(x, state)
+        return _pick_output(self.output, seq, h_n, 2 if self.bidirectional else 1), h_n, c_n
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, output={self.output!r}"
 
 
-class TextClassifier(nn.Sequential):
+class TextClassifier(nn.Module):
     def __init__(self) -> None:
-        super().__init__(OrderedDict([
-            ('embedding', nn.Embedding(num_embeddings=20000, embedding_dim=128, padding_idx=0)),
-            ('encoder', LSTM(input_size=128, hidden_size=64, bidirectional=True, output='hidden')),
-            ('drop', nn.Dropout()),
-            ('head', nn.Linear(in_features=128, out_features=2)),
-        ]))
+        super().__init__()
+        self.embedding = nn.Embedding(num_embeddings=20000, embedding_dim=128, padding_idx=0)
+        self.encoder = LSTM(input_size=128, hidden_size=64, bidirectional=True, output='hidden')
+        self.drop = nn.Dropout()
+        self.head = nn.Linear(in_features=128, out_features=2)
+
+    def forward(self, tokens):
+        embedding = self.embedding(tokens)
+        encoder, encoder_h, encoder_c = self.encoder(embedding)
+        drop = self.drop(encoder)
+        head = self.head(drop)
+        return head
 
     def regularization_loss(self) -> torch.Tensor:
         total = torch.zeros(())
