@@ -220,19 +220,12 @@ class _Emitter:
             "",
             "from __future__ import annotations",
             "",
-            "import math",
-            "from collections import OrderedDict",
-            "",
-            "import torch",
-            "from torch import nn",
-            "",
         ]
         copied = [family_source(module, used) for module, used in self.families.items()]
         body = "\n".join(copied + self.classes)
-        if "math." not in body:
-            head.remove("import math")
-        if "OrderedDict(" not in body:
-            head.remove("from collections import OrderedDict")
+        stdlib = ["import math"] if "math." in body else []
+        stdlib += ["from collections import OrderedDict"] if "OrderedDict(" in body else []
+        head += [*stdlib, *([""] if stdlib else []), "import torch", "from torch import nn", ""]
         parts = ["\n".join(head), *copied, *self.classes]
         names = ", ".join(repr(ident(self.models[a.model])) for a in analyses)
         parts.append(f"__all__ = [{names}]\n")

@@ -6,7 +6,6 @@ Standalone PyTorch: it imports only torch. Weights saved from `archspec.build`
 
 from __future__ import annotations
 
-
 import torch
 from torch import nn
 
