@@ -31,7 +31,10 @@ REDUCED: dict[str, dict[str, Any]] = {
     "esn": {"units": 60},
 }
 # Two sizes per spec: every symbolic dim a spec uses gets a value from each.
-SIZES = [{"batch": 2, "seq": 12}, {"batch": 3, "seq": 20}]
+SIZES = [
+    {"batch": 2, "seq": 12, "src_len": 7, "tgt_len": 5},
+    {"batch": 3, "seq": 20, "src_len": 9, "tgt_len": 11},
+]
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from archspec.passes import Analysis
 from archspec.planner.config import STATES, PlanConfig, fmt_bytes
 from archspec.planner.estimate import TrainingPlan
 
@@ -33,6 +34,7 @@ def plan_json(p: TrainingPlan) -> dict[str, Any]:
         "name": a.model,
         "spec": a.spec.path,
         "sizes": dict(a.sizes),
+        "sizes_not_given": sorted(set(a.symbols) - set(a.sizes)),
         "device": {
             "name": cfg.gpu.name,
             "default": cfg.gpu_default,
@@ -99,6 +101,17 @@ def plans_json(plans: list[TrainingPlan], single: bool) -> dict[str, Any]:
     return {"models": [plan_json(p) for p in plans]}
 
 
+def _unsized(a: Analysis) -> list[str]:
+    """A line naming the symbolic dims no size was given for (each taken as 1), if any."""
+    missing = sorted(set(a.symbols) - set(a.sizes))
+    if not missing:
+        return []
+    return [
+        f"Sizes not given, each taken as 1: {', '.join(missing)} "
+        "(set them with --batch and --dim NAME=SIZE)"
+    ]
+
+
 def plan_text(p: TrainingPlan) -> str:
     cfg, m, a = p.config, p.memory, p.analysis
     b = per_param(cfg)
@@ -106,6 +119,7 @@ def plan_text(p: TrainingPlan) -> str:
     default = " (the default; choose with --gpu, or --memory and --tflops)" if cfg.gpu_default else ""
     lines = [
         f"Plan: {a.model} ({a.spec.path})" + (f" at {at}" if at else ""),
+        *_unsized(a),
         f"Device: {cfg.gpu.name}{default}: {fmt_bytes(cfg.gpu.memory)}, "
         f"{cfg.tflops:g} TFLOPS dense {'float32' if cfg.precision == 'fp32' else '16-bit'}; "
         f"{fmt_bytes(cfg.reserve)} reserved for the CUDA context and workspaces",
