@@ -107,8 +107,7 @@ def _unsized(a: Analysis) -> list[str]:
     if not missing:
         return []
     return [
-        f"Sizes not given, each taken as 1: {', '.join(missing)} "
-        "(set them with --batch and --dim NAME=SIZE)"
+        f"Sizes not given, each taken as 1: {', '.join(missing)} (set them with --batch and --dim NAME=SIZE)"
     ]
 
 
