@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from archspec.layers import register_layer
@@ -37,3 +39,41 @@ class Dropout(LayerType):
     @classmethod
     def label(cls, p: Params) -> str:
         return f"Dropout {p.p:g}"
+
+
+@register_layer
+class DropPath(LayerType):
+    """Stochastic depth (Huang et al., 2016; torchvision's ``StochasticDepth``): in training, zero
+    the whole input with probability ``p`` and scale what survives by 1/(1-p); the identity at
+    inference. Put it on a residual branch, before the add.
+
+    ``mode: row`` (the default) draws once per sample (each sample's branch is dropped on its
+    own); ``mode: batch`` draws once for the whole batch. Keeps the shape.
+    """
+
+    name = "drop_path"
+    family = "regularize"
+    primary = "p"
+
+    class Params(LayerParams):
+        torch_names = {"drop_prob": "p"}
+        p: float = Field(ge=0, le=1)
+        mode: Literal["row", "batch"] = "row"
+
+    examples = [
+        ({"p": 0.1}, [tensor("batch", 4, "h", "w")]),
+        ({"p": 0.5, "mode": "batch"}, [tensor("batch", "seq", 6)]),
+    ]
+
+    @classmethod
+    def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
+        need_float(xs[0], cls.name)
+        return xs[0]
+
+    @classmethod
+    def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
+        return TorchCtor("regularize.StochasticDepth", {"p": p.p, "mode": p.mode})
+
+    @classmethod
+    def label(cls, p: Params) -> str:
+        return f"DropPath {p.p:g}" + (" (batch)" if p.mode == "batch" else "")
