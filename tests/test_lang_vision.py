@@ -1,0 +1,237 @@
+"""Issue 14, vision: the vision specs against the torchvision-layout references in
+tests/references (equal counts; equal outputs after copying weights with every tensor
+randomised), the layers they need (drop_path, layer_norm over one dim, depthwise convolution)
+against torch, and the channels-last hint.
+
+State_dict keys: node names cannot be digits yet (issue 15), so the specs use readable names
+(`stage2.0.expand.conv`) where torchvision numbers modules (`features.2.conv.0.0`); each spec's
+`RENAME` below maps its keys to torchvision's, and the test asserts that the mapped keys are
+torchvision's keys in torchvision's order before loading them with `strict=True`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import pytest
+from conftest import ROOT
+
+import archspec
+from archspec.errors import ArchspecError
+
+SPECS = ROOT / "specs"
+COUNTS = {
+    "mobilenet_v2": 3_504_872,
+}
+
+
+@pytest.mark.parametrize(("name", "count"), sorted(COUNTS.items()))
+def test_static_counts_are_the_published_ones(name: str, count: int) -> None:
+    a = archspec.analyze(archspec.load(SPECS / f"{name}.yaml"))
+    assert a.total_params == a.trainable_params == count
+
+
+# ---- outputs against the references ------------------------------------------------------------
+
+torch = pytest.importorskip("torch")
+
+from references import MODELS, mobilenet  # noqa: E402
+from references._common import StochasticDepth  # noqa: E402
+
+Rename = Callable[[str], str]
+
+
+def variant(name: str, **values: object) -> archspec.Spec:
+    """The spec with some of its `vars:` set to other values (a smaller config)."""
+    text = (SPECS / f"{name}.yaml").read_text()
+    for key, value in values.items():
+        text, n = re.subn(rf"(\bvars:.*?\b{key}: )[^,}}\n]+", rf"\g<1>{value}", text, count=1, flags=re.S)
+        assert n == 1, f"no var {key} in {name}"
+    return archspec.load_text(text, name=f"{name}.yaml")
+
+
+def randomise(model: torch.nn.Module, seed: int) -> None:
+    """Every parameter and float buffer random (running variances positive), so that the output
+    depends on every layer: no zero head, no identity-like layer scale, no 0/1 BN statistics."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for key, t in model.state_dict().items():
+            if not t.is_floating_point():
+                continue
+            if key.endswith("running_var"):
+                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+            else:
+                t.copy_(torch.randn(t.shape, generator=g) * 0.2)
+
+
+def copy_into(spec_model: torch.nn.Module, ref: torch.nn.Module, rename: Rename) -> None:
+    """Load the reference's state_dict into the spec's model through ``rename`` (strictly)."""
+    ours = list(spec_model.state_dict())
+    theirs = ref.state_dict()
+    assert [rename(k) for k in ours] == list(theirs), "mapped keys differ from torchvision's (or their order)"
+    spec_model.load_state_dict({k: theirs[rename(k)] for k in ours}, strict=True)
+
+
+def assert_same_outputs(spec_model: torch.nn.Module, ref: torch.nn.Module, x: torch.Tensor) -> None:
+    with torch.no_grad():
+        want, got = ref.eval()(x), spec_model.eval()(x)
+    assert got.shape == want.shape
+    scale = want.abs().max().item()
+    assert scale > 0.1
+    assert (got - want).abs().max().item() <= 1e-5 * scale
+
+
+def assert_same_training_outputs(spec_model: torch.nn.Module, ref: torch.nn.Module, x: torch.Tensor) -> None:
+    """In training mode, with the same seed, dropout and drop-path draw the same numbers in the
+    same order and batch norm uses batch statistics: equal outputs check their semantics."""
+    torch.manual_seed(7)
+    want = ref.train()(x)
+    torch.manual_seed(7)
+    got = spec_model.train()(x)
+    assert (got - want).abs().max().item() <= 1e-5 * want.abs().max().item()
+
+
+def _sub(rules: list[tuple[str, str | Callable[[re.Match[str]], str]]]) -> Rename:
+    def rename(key: str) -> str:
+        for pattern, repl in rules:
+            key = re.sub(pattern, repl, key)
+        return key
+
+    return rename
+
+
+# MobileNetV2: stem -> features.0, stage S block i -> features.(1 + blocks before S + i),
+# last_conv -> features.18, classifier -> classifier.1; in a block, expand/depthwise/project/
+# project_bn -> conv.0/1/2/3 (conv.0/1/2 in stage1, which has no expansion); conv_bn's
+# conv/bn -> 0/1.
+_V2_STAGE_START = {1: 1, 2: 2, 3: 4, 4: 7, 5: 11, 6: 14, 7: 17}
+_V2_PART = {"expand": 0, "depthwise": 1, "project": 2, "project_bn": 3}
+
+
+def _v2_block(m: re.Match[str]) -> str:
+    stage, index, part = int(m[1]), int(m[2] or 0), m[3]
+    return f"features.{_V2_STAGE_START[stage] + index}.conv.{_V2_PART[part] - (stage == 1)}."
+
+
+RENAME_MOBILENET_V2 = _sub(
+    [
+        (r"^stage(\d)\.(?:(\d+)\.)?(expand|depthwise|project_bn|project)\.", _v2_block),
+        (r"^stem\.", "features.0."),
+        (r"^last_conv\.", "features.18."),
+        (r"^classifier\.", "classifier.1."),
+        (r"\.conv\.(\d+)\.conv\.", r".conv.\1.0."),
+        (r"\.conv\.(\d+)\.bn\.", r".conv.\1.1."),
+        (r"^features\.(0|18)\.conv\.", r"features.\1.0."),
+        (r"^features\.(0|18)\.bn\.", r"features.\1.1."),
+    ]
+)
+
+
+def test_mobilenet_v2_outputs_equal_the_reference() -> None:
+    spec = archspec.load(SPECS / "mobilenet_v2.yaml")
+    model, ref = archspec.build(spec, seed=0), mobilenet.mobilenet_v2()
+    randomise(ref, 1)
+    copy_into(model, ref, RENAME_MOBILENET_V2)
+    x = torch.randn(2, 3, 64, 48, generator=torch.Generator().manual_seed(2))
+    assert_same_outputs(model, ref, x)
+    assert_same_training_outputs(model, ref, x)
+    assert sum(isinstance(m, torch.nn.ReLU6) for m in model.modules()) == 35
+
+
+def test_reference_counts_agree() -> None:
+    for name, count in COUNTS.items():
+        with torch.device("meta"):
+            ref = MODELS[name][0]()
+        assert sum(p.numel() for p in ref.parameters()) == count
+
+
+# ---- layers ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["row", "batch"])
+def test_drop_path_is_torchvisions_stochastic_depth(mode: str) -> None:
+    spec = archspec.load_text(
+        f"inputs: {{x: [batch, 4, 3, 3]}}\nlayers:\n  - drop_path: {{p: 0.4, mode: {mode}}}\n"
+    )
+    model = archspec.build(spec, seed=0)
+    x = torch.randn(64, 4, 3, 3)
+    assert torch.equal(model.eval()(x), x)
+    torch.manual_seed(3)
+    y = model.train()(x)
+    kept = (y != 0).flatten(1).all(dim=1)
+    dropped = (y == 0).flatten(1).all(dim=1)
+    assert bool((kept | dropped).all())  # whole samples are kept or dropped
+    assert torch.allclose(y[kept], x[kept] / 0.6)
+    if mode == "batch":
+        assert bool(kept.all()) or bool(dropped.all())
+    else:
+        torch.manual_seed(3)
+        assert torch.equal(StochasticDepth(0.4).train()(x), y)
+        assert 0 < int(kept.sum()) < 64
+
+
+def test_layer_norm_over_channels_equals_two_permutes() -> None:
+    text = "inputs: {x: [batch, 6, 5, 7]}\nlayers:\n  - layer_norm: {dim: 1, eps: 1.0e-6}\n"
+    spec = archspec.load_text(text)
+    model = archspec.build(spec, seed=0).eval()
+    assert {k: tuple(v.shape) for k, v in model.state_dict().items()} == {
+        "layer_norm1.weight": (6,),
+        "layer_norm1.bias": (6,),
+    }
+    randomise(model, 0)
+    ln = torch.nn.LayerNorm(6, eps=1e-6)
+    ln.load_state_dict({k.removeprefix("layer_norm1."): v for k, v in model.state_dict().items()})
+    x = torch.randn(2, 6, 5, 7)
+    with torch.no_grad():
+        want = ln(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+        assert torch.allclose(model(x), want, atol=1e-6)
+
+
+def test_depthwise_convolution_infers_the_channels() -> None:
+    text = "inputs: {x: [batch, 12, 9, 9]}\nlayers:\n  - {depthwise_conv2d: {kernel: 3, multiplier: 2}}\n"
+    a = archspec.analyze(archspec.load_text(text))
+    node = a.node("depthwise_conv2d1")
+    assert node.out.shape == ("batch", 24, 7, 7) and node.counts.params == 24 * 9 + 24
+    conv = archspec.build(archspec.load_text(text), seed=0).get_submodule("depthwise_conv2d1")
+    assert isinstance(conv, torch.nn.Conv2d) and conv.groups == 12 and conv.out_channels == 24
+
+
+# ---- the channels-last hint -----------------------------------------------------------------------
+
+KERAS_LIKE = """\
+inputs:
+  image: [batch, 64, 64, 3]
+layers:
+  - {conv2d: {out: 32, kernel: 3}}
+  - relu
+  - max_pool2d: 2
+  - flatten
+  - linear: 1
+"""
+
+
+def test_a_channels_last_input_is_reported_at_its_line() -> None:
+    with pytest.raises(ArchspecError) as err:
+        archspec.load_text(KERAS_LIKE, name="k.yaml")
+    e = err.value
+    assert e.code == "shape-mismatch" and e.loc is not None and e.loc.line == 2 and e.node == "image"
+    assert "layout: channels_last" in (e.hint or "") and "max_pool2d1" in e.message
+    fixed = KERAS_LIKE.replace("[batch, 64, 64, 3]", "{shape: [batch, 64, 64, 3], layout: channels_last}")
+    assert archspec.analyze(archspec.load_text(fixed)).total_params == 32 * 27 + 32 + 32 * 31 * 31 + 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a grey image flattened first: the convolution reads a layer's output, not the image
+        "inputs: {x: [batch, 28, 28, 1]}\nlayers: [flatten, {linear: 3}, {conv2d: {out: 2, kernel: 1}}]\n",
+        # a channels-first image whose error has nothing to do with its layout
+        "inputs: {x: [batch, 3, 32, 32]}\nlayers: [{conv2d: {out: 4, kernel: 40}}]\n",
+    ],
+)
+def test_other_errors_keep_their_place(text: str) -> None:
+    with pytest.raises(ArchspecError) as err:
+        archspec.load_text(text)
+    assert "layout" not in (err.value.hint or "")
+    assert err.value.loc is not None and err.value.loc.line == 2
