@@ -230,7 +230,7 @@ class PReLU(_Elementwise):
         return need_int(x.shape[1], "the channels of prelu")
 
     @classmethod
-    def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
+    def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:  # type: ignore[override]
         x = super().infer(p, xs)
         cls.count(p, x)
         return x
@@ -240,7 +240,7 @@ class PReLU(_Elementwise):
         return {"weight": (cls.count(p, xs[0]),)}
 
     @classmethod
-    def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
+    def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:  # type: ignore[override]
         return TorchCtor("nn.PReLU", {"num_parameters": cls.count(p, xs[0]), "init": p.slope})
 
     @classmethod
