@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.base import (
     LayerParams,
     LayerType,
@@ -33,8 +33,8 @@ class _Elementwise(LayerType):
         return xs[0]
 
     @classmethod
-    def macs(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
-        return 0
+    def other_flops(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
+        return costs.elementwise(numel(out))
 
     @classmethod
     def torch(cls, p: LayerParams, xs: list[TensorType]) -> TorchCtor:
@@ -126,8 +126,8 @@ class Softmax(_Elementwise):
         return x
 
     @classmethod
-    def macs(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
-        return numel(out)
+    def other_flops(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
+        return costs.softmax(numel(out))
 
 
 @register_layer
@@ -284,6 +284,10 @@ class GLU(_Elementwise):
                 hint="make the layer before it produce twice the width you want out",
             )
         return x.with_shape((*x.shape[:d], size // 2, *x.shape[d + 1 :]))
+
+    @classmethod
+    def other_flops(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
+        return costs.elementwise(numel(out), 2)  # a sigmoid of one half, times the other half
 
     @classmethod
     def label(cls, p: _DimParams) -> str:

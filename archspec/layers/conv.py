@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import NonNegativeInt, PositiveInt
 
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.base import (
     LayerParams,
     LayerType,
@@ -19,6 +19,7 @@ from archspec.layers.base import (
     need_rank,
     numel,
 )
+from archspec.layers.costs import Product
 from archspec.layers.spatial import (  # noqa: F401 (re-exported: pool.py and plugins use them)
     LAYOUTS,
     SpatialParams,
@@ -29,6 +30,8 @@ from archspec.layers.spatial import (  # noqa: F401 (re-exported: pool.py and pl
     torch_arg,
 )
 from archspec.shapes import TensorType, tensor
+
+# Convolutions -------------------------------------------------------------------------
 
 
 class _ConvParams(SpatialParams):
@@ -123,8 +126,13 @@ class _Conv(LayerType):
         return w
 
     @classmethod
-    def macs(cls, p: _ConvParams, xs: list[Shape], out: Shape) -> int:
-        return numel(out) * (xs[0][1] // p.groups) * numel(per_dim(p.kernel, cls.ndim))
+    def products(cls, p: _ConvParams, xs: list[Shape], out: Shape) -> list[Product]:
+        macs = costs.conv(numel(out), xs[0][1] // p.groups, numel(per_dim(p.kernel, cls.ndim)))
+        return [Product(macs, costs.arg(0), "weight")]
+
+    @classmethod
+    def other_flops(cls, p: _ConvParams, xs: list[Shape], out: Shape) -> int:
+        return costs.bias(numel(out), p.bias)
 
     @classmethod
     def torch(cls, p: _ConvParams, xs: list[TensorType]) -> TorchCtor:
@@ -270,8 +278,9 @@ class _Depthwise(_Conv):
         return cls.channels(x)
 
     @classmethod
-    def macs(cls, p: Any, xs: list[Shape], out: Shape) -> int:
-        return numel(out) * numel(per_dim(p.kernel, cls.ndim))  # one input channel per filter
+    def products(cls, p: Any, xs: list[Shape], out: Shape) -> list[Product]:
+        macs = costs.conv(numel(out), 1, numel(per_dim(p.kernel, cls.ndim)))  # one channel per filter
+        return [Product(macs, costs.arg(0), "weight")]
 
     @classmethod
     def label(cls, p: Any) -> str:

@@ -64,6 +64,10 @@ class Embedding(LayerType):
         return {"weight": (p.num, p.dim)}
 
     @classmethod
+    def id_range(cls, p: Params) -> int:
+        return p.num
+
+    @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
         kwargs = {"num_embeddings": p.num, "embedding_dim": p.dim}
         if p.padding_idx is not None:

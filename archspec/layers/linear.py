@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import PositiveInt
 
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.base import (
     LayerParams,
     LayerType,
@@ -15,6 +15,7 @@ from archspec.layers.base import (
     need_rank,
     numel,
 )
+from archspec.layers.costs import Product
 from archspec.shapes import TensorType, tensor
 
 
@@ -64,8 +65,13 @@ class Linear(LayerType):
         return ("weight",)
 
     @classmethod
-    def macs(cls, p: Params, xs: list[Shape], out: Shape) -> int:
-        return numel(out) * xs[0][-1]
+    def products(cls, p: Params, xs: list[Shape], out: Shape) -> list[Product]:
+        rows = numel(out) // p.out
+        return [Product(costs.linear(rows, xs[0][-1], p.out), costs.arg(0), "weight")]
+
+    @classmethod
+    def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        return costs.bias(numel(out), p.bias)
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from archspec import shapes as dims
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.base import LayerParams, LayerType, Shape, ShapeError, TorchFn, numel
 from archspec.shapes import TensorType, tensor
 
@@ -74,6 +74,10 @@ class _Elementwise(LayerType):
         return xs[0]
 
     @classmethod
+    def other_flops(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
+        return costs.elementwise(numel(out), len(xs) - 1)  # k inputs: k - 1 adds or multiplies
+
+    @classmethod
     def torch_fn(cls, p: LayerParams) -> TorchFn:
         return TorchFn(cls.fn, reduce=True, source=cls.source)
 
@@ -108,10 +112,6 @@ class Multiply(_Elementwise):
         ({}, [tensor("batch", 6), tensor("batch", 6)]),
         ({}, [tensor("batch", 2, "seq")] * 3),
     ]
-
-    @classmethod
-    def macs(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
-        return numel(out) * (len(xs) - 1)
 
 
 @register_layer

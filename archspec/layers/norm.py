@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.base import (
     LayerParams,
     LayerType,
@@ -73,8 +73,8 @@ class BatchNorm(LayerType):
         return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
 
     @classmethod
-    def macs(cls, p: Params, xs: list[Shape], out: Shape) -> int:
-        return numel(out)  # at inference, one multiply-add per element
+    def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        return costs.batch_norm(numel(out))
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
@@ -169,8 +169,9 @@ class LayerNorm(LayerType):
         return {"weight": shape, "bias": shape} if p.bias else {"weight": shape}
 
     @classmethod
-    def macs(cls, p: Params, xs: list[Shape], out: Shape) -> int:
-        return 2 * numel(out)  # the statistics, then the scale and shift
+    def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        affine = p.elementwise_affine
+        return costs.layer_norm(numel(out), weight=affine, bias=affine and p.bias)
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
@@ -249,6 +250,10 @@ class GroupNorm(LayerType):
         return {"weight": (c,), "bias": (c,)} if p.affine else {}
 
     @classmethod
+    def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        return costs.layer_norm(numel(out), weight=p.affine, bias=p.affine)  # statistics per group
+
+    @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
         c = cls.channels(p, xs[0])
         return TorchCtor(
@@ -308,6 +313,12 @@ class InstanceNorm(LayerType):
             return {}
         c = cls.channels(xs[0])
         return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
+
+    @classmethod
+    def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        if p.track_running_stats:  # at inference the running statistics fold like batch norm's
+            return costs.batch_norm(numel(out))
+        return costs.layer_norm(numel(out), weight=p.affine, bias=p.affine)
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import NonNegativeInt, PositiveInt
 
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.base import (
     LayerType,
     Shape,
@@ -63,9 +63,8 @@ class _Pool(LayerType):
         return x.with_shape((*x.shape[:2], *spatial))
 
     @classmethod
-    def macs(cls, p: _PoolParams, xs: list[Shape], out: Shape) -> int:
-        # Averaging accumulates each window; taking a max multiplies nothing.
-        return numel(out) * numel(per_dim(p.kernel, cls.ndim)) if cls.averages else 0
+    def other_flops(cls, p: _PoolParams, xs: list[Shape], out: Shape) -> int:
+        return costs.window(numel(out), numel(per_dim(p.kernel, cls.ndim)), average=cls.averages)
 
     @classmethod
     def torch(cls, p: _PoolParams, xs: list[TensorType]) -> TorchCtor:
@@ -216,8 +215,8 @@ class _Adaptive(LayerType):
         return x.with_shape((*x.shape[:2], *per_dim(p.size, cls.ndim)))
 
     @classmethod
-    def macs(cls, p: _AdaptiveParams, xs: list[Shape], out: Shape) -> int:
-        return numel(xs[0])  # every input element is accumulated (once, if windows do not overlap)
+    def other_flops(cls, p: _AdaptiveParams, xs: list[Shape], out: Shape) -> int:
+        return costs.adaptive_window(xs[0][2:], out[2:], planes=numel(out[:2]))
 
     @classmethod
     def torch(cls, p: _AdaptiveParams, xs: list[TensorType]) -> TorchCtor:
@@ -307,8 +306,8 @@ class GlobalAvgPool(LayerType):
         return x.with_shape(x.shape[:2])
 
     @classmethod
-    def macs(cls, p: object, xs: list[Shape], out: Shape) -> int:
-        return numel(xs[0])
+    def other_flops(cls, p: object, xs: list[Shape], out: Shape) -> int:
+        return costs.window(numel(out), numel(xs[0][2:]), average=True)
 
     @classmethod
     def torch(cls, p: object, xs: list[TensorType]) -> TorchCtor:

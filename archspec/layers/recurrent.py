@@ -6,7 +6,7 @@ from typing import ClassVar, Literal, Self
 
 from pydantic import Field, PositiveInt, model_validator
 
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.base import (
     LayerParams,
     LayerType,
@@ -16,6 +16,7 @@ from archspec.layers.base import (
     need_int,
     need_rank,
 )
+from archspec.layers.costs import Product
 from archspec.shapes import TensorType, tensor
 
 Output = Literal["sequence", "last", "hidden"]
@@ -90,15 +91,31 @@ class _Recurrent(LayerType):
         return w
 
     @classmethod
-    def macs(cls, p: RecurrentParams, xs: list[Shape], out: Shape) -> int:
-        # Per time step and direction: gates * (in + hidden) * hidden (input and recurrent matmuls).
+    def products(cls, p: RecurrentParams, xs: list[Shape], out: Shape) -> list[Product]:
+        """Per layer and direction: the input projection of every step at once, then one
+        recurrent product per step (the first one multiplies the zero initial state)."""
         batch, seq, fan_in = xs[0]
-        dirs = 2 if p.bidirectional else 1
-        total = 0
+        dirs, rows = 2 if p.bidirectional else 1, cls.gates * p.hidden
+        out_: list[Product] = []
         for layer in range(p.layers):
-            width = fan_in if layer == 0 else p.hidden * dirs
-            total += cls.gates * (width + p.hidden) * p.hidden
-        return total * seq * batch * dirs
+            width, x = (fan_in, costs.arg(0)) if layer == 0 else (p.hidden * dirs, costs.INNER)
+            for tag in (f"l{layer}", f"l{layer}_reverse")[:dirs]:
+                step = costs.linear(batch, p.hidden, rows)
+                out_ += [Product(costs.linear(batch * seq, width, rows), x, f"weight_ih_{tag}")]
+                out_ += [Product(step, costs.CONST, f"weight_hh_{tag}")]
+                out_ += [Product(step * (seq - 1), costs.INNER, f"weight_hh_{tag}")]
+        return out_
+
+    @classmethod
+    def other_flops(cls, p: RecurrentParams, xs: list[Shape], out: Shape) -> int:
+        batch, seq, _ = xs[0]
+        steps = seq * p.layers * (2 if p.bidirectional else 1)
+        return steps * cls.cell_flops(batch * p.hidden, p.bias)
+
+    @classmethod
+    def cell_flops(cls, n: int, bias: bool) -> int:
+        """The other FLOPs of one step of one cell over ``n`` hidden units."""
+        raise NotImplementedError
 
     @classmethod
     def torch_kwargs(cls, p: RecurrentParams) -> dict[str, object]:
@@ -171,6 +188,10 @@ class RNN(_Recurrent):
     ]
 
     @classmethod
+    def cell_flops(cls, n: int, bias: bool) -> int:
+        return costs.rnn_cell(n, bias)
+
+    @classmethod
     def torch_kwargs(cls, p: RecurrentParams) -> dict[str, object]:
         assert isinstance(p, RNNParams)
         return {"nonlinearity": p.nonlinearity}
@@ -216,6 +237,10 @@ class LSTM(_Recurrent):
         ),
     ]
 
+    @classmethod
+    def cell_flops(cls, n: int, bias: bool) -> int:
+        return costs.lstm_cell(n, bias)
+
 
 @register_layer
 class GRU(_Recurrent):
@@ -240,3 +265,7 @@ class GRU(_Recurrent):
             [tensor("batch", "seq", 3)],
         ),
     ]
+
+    @classmethod
+    def cell_flops(cls, n: int, bias: bool) -> int:
+        return costs.gru_cell(n, bias)

@@ -22,6 +22,7 @@ from archspec.backends.torch.plan import Plan, Sub, layer_inits, plan_model
 from archspec.errors import ArchspecError
 from archspec.ir.graph import InputNode
 from archspec.passes import Analysis
+from archspec.passes.flow import id_high
 from archspec.passes.sizing import concrete
 from archspec.pipeline import analyze, load
 from archspec.spec import Spec
@@ -191,7 +192,9 @@ def example_inputs(
     device: str | torch.device = "cpu",
 ) -> tuple[torch.Tensor, ...]:
     """Tensors valid for the model, in input order: symbolic dims from ``sizes`` (default 4),
-    integer ids within the vocabulary of the embeddings they feed."""
+    integer ids drawn uniformly from ``[0, high)``: the input's ``high``, else the smallest
+    vocabulary among the layers that consume it (followed through blocks, repeats, model calls
+    and layers that pass integers on), else 2."""
     s = _spec(spec)
     a = analyze(s, s.pick(model)[0], sizes)  # checks the size names and what the layers accept
     gen = torch.Generator().manual_seed(seed)
@@ -202,7 +205,7 @@ def example_inputs(
         t = node.fed or node.out  # what the model is fed (a channels_last input as declared)
         shape = list(concrete(t, sizes or {}, DEFAULT_SIZE))
         if t.dtype.startswith("int"):
-            high = node.high or _id_high(a, name)
+            high = node.high or id_high(a.graph, name) or 2
             x = torch.randint(0, high, shape, generator=gen, dtype=getattr(torch, t.dtype))
         elif t.dtype == "bool":
             x = torch.rand(shape, generator=gen) > 0.5
@@ -210,17 +213,6 @@ def example_inputs(
             x = torch.randn(shape, generator=gen).to(getattr(torch, t.dtype))
         out.append(x.to(device))
     return tuple(out)
-
-
-def _id_high(a: Analysis, name: str) -> int:
-    """The largest id every consumer of integer input ``name`` accepts."""
-    highs: list[int] = []
-    for _, node in a.graph.walk():
-        if node.kind == "layer" and node.layer is not None and name in node.inputs:
-            high = node.layer.id_range(node.params)
-            if high is not None:
-                highs.append(high)
-    return min(highs) if highs else 2
 
 
 def _spec(spec: Spec | str | Path) -> Spec:
