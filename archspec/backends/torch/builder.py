@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import operator
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -93,7 +94,7 @@ class _Builder:
 
     def plan(self, plan: Plan) -> nn.Module:
         if plan.kind == "sequential":
-            return nn.Sequential(*[self.sub(s) for s in plan.subs])
+            return nn.Sequential(OrderedDict((s.name, self.sub(s)) for s in plan.subs))
         root = nn.Module()
         for s in plan.subs:
             if s.tensor is not None:
