@@ -1,12 +1,8 @@
 """Issue 14, vision: the vision specs against the torchvision-layout references in
-tests/references (equal counts; equal outputs after copying weights with every tensor
-randomised), the layers they need (drop_path, layer_norm over one dim, depthwise convolution)
-against torch, and the channels-last hint.
-
-State_dict keys: node names cannot be digits yet (issue 15), so the specs use readable names
-(`stage2.0.expand.conv`) where torchvision numbers modules (`features.2.conv.0.0`); each spec's
-`RENAME` below maps its keys to torchvision's, and the test asserts that the mapped keys are
-torchvision's keys in torchvision's order before loading them with `strict=True`.
+tests/references (equal counts; identical state_dict keys and shapes; equal outputs after copying
+the weights with every tensor randomised, in eval mode and in training mode under one seed), the
+layers they need (drop_path, layer_norm over one dim, depthwise convolution) against torch, every
+new layer built and emitted as standalone source, and the channels-last hint.
 """
 
 from __future__ import annotations
@@ -32,23 +28,22 @@ def test_static_counts_are_the_published_ones(name: str, count: int) -> None:
     assert a.total_params == a.trainable_params == count
 
 
+def variant(name: str, **values: object) -> archspec.Spec:
+    """The spec with some of its `vars:` set to other values (a smaller config)."""
+    path = SPECS / f"{name}.yaml"
+    head, sep, rest = path.read_text().partition("\nvars:")
+    for key, value in values.items():  # the first `key: ` after `vars:` is the var's
+        rest, n = re.subn(rf"(\b{key}: )[^,}}\n]+", rf"\g<1>{value}", rest, count=1)
+        assert n == 1, f"no var {key} in {name}"
+    return archspec.load_text(head + sep + rest, name=path.name)
+
+
 # ---- outputs against the references ------------------------------------------------------------
 
 torch = pytest.importorskip("torch")
 
-from references import MODELS, mobilenet  # noqa: E402
+from references import mobilenet, vit  # noqa: E402
 from references._common import StochasticDepth  # noqa: E402
-
-Rename = Callable[[str], str]
-
-
-def variant(name: str, **values: object) -> archspec.Spec:
-    """The spec with some of its `vars:` set to other values (a smaller config)."""
-    text = (SPECS / f"{name}.yaml").read_text()
-    for key, value in values.items():
-        text, n = re.subn(rf"(\bvars:.*?\b{key}: )[^,}}\n]+", rf"\g<1>{value}", text, count=1, flags=re.S)
-        assert n == 1, f"no var {key} in {name}"
-    return archspec.load_text(text, name=f"{name}.yaml")
 
 
 def randomise(model: torch.nn.Module, seed: int) -> None:
@@ -65,85 +60,46 @@ def randomise(model: torch.nn.Module, seed: int) -> None:
                 t.copy_(torch.randn(t.shape, generator=g) * 0.2)
 
 
-def copy_into(spec_model: torch.nn.Module, ref: torch.nn.Module, rename: Rename) -> None:
-    """Load the reference's state_dict into the spec's model through ``rename`` (strictly)."""
-    ours = list(spec_model.state_dict())
-    theirs = ref.state_dict()
-    assert [rename(k) for k in ours] == list(theirs), "mapped keys differ from torchvision's (or their order)"
-    spec_model.load_state_dict({k: theirs[rename(k)] for k in ours}, strict=True)
+# spec, its vars for the test, the reference at that config, the input's shape
+REFERENCES: dict[str, tuple[dict[str, object], Callable[[], torch.nn.Module], tuple[int, ...]]] = {
+    "mobilenet_v2": ({}, mobilenet.mobilenet_v2, (2, 3, 64, 48)),
+}
 
 
-def assert_same_outputs(spec_model: torch.nn.Module, ref: torch.nn.Module, x: torch.Tensor) -> None:
+@pytest.mark.parametrize("name", sorted(REFERENCES))
+def test_outputs_equal_the_reference(name: str) -> None:
+    values, make_ref, shape = REFERENCES[name]
+    spec = variant(name, **values) if values else archspec.load(SPECS / f"{name}.yaml")
+    model, ref = archspec.build(spec, seed=0), make_ref()
+    randomise(ref, 1)
+    ours, theirs = model.state_dict(), ref.state_dict()
+    assert [(k, v.shape) for k, v in ours.items()] == [(k, v.shape) for k, v in theirs.items()]
+    model.load_state_dict(theirs, strict=True)
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(2))
     with torch.no_grad():
-        want, got = ref.eval()(x), spec_model.eval()(x)
-    assert got.shape == want.shape
-    scale = want.abs().max().item()
-    assert scale > 0.1
-    assert (got - want).abs().max().item() <= 1e-5 * scale
-
-
-def assert_same_training_outputs(spec_model: torch.nn.Module, ref: torch.nn.Module, x: torch.Tensor) -> None:
-    """In training mode, with the same seed, dropout and drop-path draw the same numbers in the
-    same order and batch norm uses batch statistics: equal outputs check their semantics."""
+        want, got = ref.eval()(x), model.eval()(x)
+    assert got.shape == want.shape and want.abs().max().item() > 0.1
+    assert (got - want).abs().max().item() <= 1e-5 * want.abs().max().item()
+    # training mode under one seed: dropout and drop-path draw the same numbers in the same
+    # order and batch norm uses batch statistics, so equal outputs check their semantics too
     torch.manual_seed(7)
     want = ref.train()(x)
     torch.manual_seed(7)
-    got = spec_model.train()(x)
+    got = model.train()(x)
     assert (got - want).abs().max().item() <= 1e-5 * want.abs().max().item()
 
 
-def _sub(rules: list[tuple[str, str | Callable[[re.Match[str]], str]]]) -> Rename:
-    def rename(key: str) -> str:
-        for pattern, repl in rules:
-            key = re.sub(pattern, repl, key)
-        return key
-
-    return rename
-
-
-# MobileNetV2: stem -> features.0, stage S block i -> features.(1 + blocks before S + i),
-# last_conv -> features.18, classifier -> classifier.1; in a block, expand/depthwise/project/
-# project_bn -> conv.0/1/2/3 (conv.0/1/2 in stage1, which has no expansion); conv_bn's
-# conv/bn -> 0/1.
-_V2_STAGE_START = {1: 1, 2: 2, 3: 4, 4: 7, 5: 11, 6: 14, 7: 17}
-_V2_PART = {"expand": 0, "depthwise": 1, "project": 2, "project_bn": 3}
-
-
-def _v2_block(m: re.Match[str]) -> str:
-    stage, index, part = int(m[1]), int(m[2] or 0), m[3]
-    return f"features.{_V2_STAGE_START[stage] + index}.conv.{_V2_PART[part] - (stage == 1)}."
-
-
-RENAME_MOBILENET_V2 = _sub(
-    [
-        (r"^stage(\d)\.(?:(\d+)\.)?(expand|depthwise|project_bn|project)\.", _v2_block),
-        (r"^stem\.", "features.0."),
-        (r"^last_conv\.", "features.18."),
-        (r"^classifier\.", "classifier.1."),
-        (r"\.conv\.(\d+)\.conv\.", r".conv.\1.0."),
-        (r"\.conv\.(\d+)\.bn\.", r".conv.\1.1."),
-        (r"^features\.(0|18)\.conv\.", r"features.\1.0."),
-        (r"^features\.(0|18)\.bn\.", r"features.\1.1."),
-    ]
-)
-
-
-def test_mobilenet_v2_outputs_equal_the_reference() -> None:
-    spec = archspec.load(SPECS / "mobilenet_v2.yaml")
-    model, ref = archspec.build(spec, seed=0), mobilenet.mobilenet_v2()
-    randomise(ref, 1)
-    copy_into(model, ref, RENAME_MOBILENET_V2)
-    x = torch.randn(2, 3, 64, 48, generator=torch.Generator().manual_seed(2))
-    assert_same_outputs(model, ref, x)
-    assert_same_training_outputs(model, ref, x)
-    assert sum(isinstance(m, torch.nn.ReLU6) for m in model.modules()) == 35
-
-
-def test_reference_counts_agree() -> None:
+def test_reference_counts_agree_on_meta() -> None:
     for name, count in COUNTS.items():
         with torch.device("meta"):
-            ref = MODELS[name][0]()
+            ref = REFERENCES[name][1]() if name != "vit_b_16" else vit.vit_b_16()
         assert sum(p.numel() for p in ref.parameters()) == count
+
+
+def test_mobilenet_v2_activations_are_relu6() -> None:
+    model = archspec.build(SPECS / "mobilenet_v2.yaml", seed=0)
+    kinds = {type(m).__name__ for m in model.modules()}
+    assert sum(isinstance(m, torch.nn.ReLU6) for m in model.modules()) == 35 and "ReLU" not in kinds
 
 
 # ---- layers ---------------------------------------------------------------------------------------
