@@ -21,11 +21,24 @@ COUNTS = {
     "mobilenet_v2": 3_504_872,
 }
 
+# MACs at 224x224, batch 1: torchvision's model card gives 0.30 GFLOPS
+MACS = {"mobilenet_v2": 300_774_272}
+
 
 @pytest.mark.parametrize(("name", "count"), sorted(COUNTS.items()))
 def test_static_counts_are_the_published_ones(name: str, count: int) -> None:
     a = archspec.analyze(archspec.load(SPECS / f"{name}.yaml"))
     assert a.total_params == a.trainable_params == count
+
+
+@pytest.mark.parametrize(("name", "macs"), sorted(MACS.items()))
+def test_macs_are_torchvisions(name: str, macs: int) -> None:
+    spec = archspec.load(SPECS / f"{name}.yaml")
+    symbols = archspec.analyze(spec).symbols
+    a = archspec.analyze(
+        spec, sizes={k: v for k, v in {"batch": 1, "h": 224, "w": 224}.items() if k in symbols}
+    )
+    assert a.macs == macs
 
 
 def variant(name: str, **values: object) -> archspec.Spec:
