@@ -140,6 +140,10 @@ def _parser() -> argparse.ArgumentParser:
     add_diff_command(sub)
     add_lsp_command(sub)
 
+    from archspec.cli.plan import add_plan_command
+
+    add_plan_command(sub)
+
     c = _command(sub, "layers", "list the registered layer types", _layers)
     c.add_argument("--markdown", action="store_true", help="print the full reference (docs/layers.md)")
     return p

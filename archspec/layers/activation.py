@@ -17,6 +17,7 @@ from archspec.layers.base import (
     need_int,
     numel,
 )
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 
@@ -26,11 +27,16 @@ class _Elementwise(LayerType):
     family = "activation"
     torch_cls: ClassVar[str]
     examples = [({}, [tensor("batch", 6)]), ({}, [tensor("batch", 2, 3, 3)])]
+    keeps: ClassVar[str] = "out"
 
     @classmethod
     def infer(cls, p: LayerParams, xs: list[TensorType]) -> TensorType:
         need_float(xs[0], cls.name)
         return xs[0]
+
+    @classmethod
+    def memory(cls, p: LayerParams, c: MemCtx) -> Memory:
+        return Memory(keep=(Kept(cls.keeps),))
 
     @classmethod
     def other_flops(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
@@ -60,6 +66,7 @@ class LeakyReLU(_Elementwise):
     name = "leaky_relu"
     torch_cls = "nn.LeakyReLU"
     primary = "negative_slope"
+    keeps = "in0"
 
     class Params(LayerParams):
         negative_slope: float = 0.01
@@ -72,6 +79,7 @@ class GELU(_Elementwise):
     name = "gelu"
     torch_cls = "nn.GELU"
     primary = "approximate"
+    keeps = "in0"
 
     class Params(LayerParams):
         approximate: str = Field("none", pattern="^(none|tanh)$")
@@ -83,6 +91,7 @@ class SiLU(_Elementwise):
 
     name = "silu"
     torch_cls = "nn.SiLU"
+    keeps = "in0"
 
 
 @register_layer

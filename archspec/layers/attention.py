@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
+from archspec.layers import attention_memory as mem
 from archspec.layers import costs, register_layer
 from archspec.layers.base import (
     LayerParams,
@@ -21,6 +22,7 @@ from archspec.layers.base import (
     need_rank,
 )
 from archspec.layers.costs import Product
+from archspec.layers.memory import MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 Rate = Annotated[float, Field(ge=0.0, lt=1.0)]  # a dropout probability
@@ -135,6 +137,10 @@ class MultiheadAttention(LayerType):
         return _mha_weights("", d, kdim, p.bias)
 
     @classmethod
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        return mem.multihead(c, p.heads, p.dropout, p.causal, p.bias)
+
+    @classmethod
     def products(cls, p: Params, xs: list[Shape], out: Shape) -> list[Product]:
         (batch, seq_q, d), (_, seq_k, kdim) = xs[0], xs[-1]
         memory = costs.arg(len(xs) - 1)
@@ -235,6 +241,11 @@ class TransformerEncoderLayer(LayerType):
     def weights(cls, p: TransformerParams, xs: list[TensorType]) -> dict[str, Shape]:
         d = cls._d(p, xs)
         return _mha_weights("self_attn.", d, d, p.bias) | cls._ff_weights(p, d, 2)
+
+    @classmethod
+    def memory(cls, p: TransformerParams, c: MemCtx) -> Memory:
+        ff, gelu = p.dim_feedforward or 4 * c.ins[0][2], p.activation == "gelu"
+        return mem.encoder_layer(c, p.heads, ff, p.dropout, gelu, p.norm_first, p.causal)
 
     @classmethod
     def penalized(cls, p: TransformerParams, xs: list[TensorType]) -> tuple[str, ...]:
@@ -338,6 +349,11 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
         d = cls._d(p, xs)
         attn = _mha_weights("self_attn.", d, d, p.bias) | _mha_weights("multihead_attn.", d, d, p.bias)
         return attn | cls._ff_weights(p, d, 3)
+
+    @classmethod
+    def memory(cls, p: TransformerParams, c: MemCtx) -> Memory:
+        ff, gelu = p.dim_feedforward or 4 * c.ins[0][2], p.activation == "gelu"
+        return mem.decoder_layer(c, p.heads, ff, p.dropout, gelu, p.norm_first, p.causal)
 
     @classmethod
     def products(cls, p: TransformerParams, xs: list[Shape], out: Shape) -> list[Product]:

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict
 from archspec.errors import ErrorCode
 from archspec.layers import costs
 from archspec.layers.costs import Product
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import Dim, TensorType
 
 Shape = tuple[int, ...]
@@ -169,6 +170,13 @@ class LayerType:
     def buffers(cls, p: Any, xs: list[TensorType]) -> dict[str, Shape]:
         """Buffers as torch names them (``running_mean``...)."""
         return {}
+
+    @classmethod
+    def memory(cls, p: Any, c: MemCtx) -> Memory:
+        """What the layer holds in memory (``archspec.layers.memory``): the storages autograd
+        saves for backward, outputs that are views, KV cache, tensor-parallel split. A layer
+        that does not say is assumed to keep each of its inputs."""
+        return Memory(keep=tuple(Kept(f"in{i}") for i in range(len(c.ins))))
 
     @classmethod
     def penalized(cls, p: Any, xs: list[TensorType]) -> tuple[str, ...]:

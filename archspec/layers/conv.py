@@ -20,6 +20,7 @@ from archspec.layers.base import (
     numel,
 )
 from archspec.layers.costs import Product
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.layers.spatial import (  # noqa: F401 (re-exported: pool.py and plugins use them)
     LAYOUTS,
     SpatialParams,
@@ -124,6 +125,18 @@ class _Conv(LayerType):
         if p.bias:
             w["bias"] = (out,)
         return w
+
+    @classmethod
+    def memory(cls, p: _ConvParams, c: MemCtx) -> Memory:
+        # the input (and the weight); "same" padding of an odd total width pads a copy first
+        x = c.ins[0]
+        if p.padding == "same":
+            kernel, dilation = per_dim(p.kernel, cls.ndim), per_dim(p.dilation, cls.ndim)
+            odd = [d * (k - 1) % 2 for k, d in zip(kernel, dilation, strict=True)]
+            if any(odd):
+                padded = (*x[:2], *(s + o for s, o in zip(x[2:], odd, strict=True)))
+                return Memory(keep=(Kept("padded", padded),))
+        return Memory(keep=(Kept("in0"),))
 
     @classmethod
     def products(cls, p: _ConvParams, xs: list[Shape], out: Shape) -> list[Product]:

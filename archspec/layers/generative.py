@@ -22,6 +22,7 @@ from archspec.layers.base import (
     numel,
 )
 from archspec.layers.costs import Product
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import Dim, TensorType, tensor
 
 PosPair = Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
@@ -128,6 +129,10 @@ class _ConvTranspose(LayerType):
         if p.bias:
             w["bias"] = (p.out,)
         return w
+
+    @classmethod
+    def memory(cls, p: Any, c: MemCtx) -> Memory:
+        return Memory(keep=(Kept("in0"),))  # the input (and the weight)
 
     @classmethod
     def products(cls, p: Any, xs: list[Shape], out: Shape) -> list[Product]:
@@ -280,6 +285,10 @@ class Upsample(LayerType):
             return x.with_shape((*x.shape[:2], *size))
         assert p.scale is not None
         return x.with_shape((*x.shape[:2], *(_scaled(d, p.scale) for d in x.shape[2:])))
+
+    @classmethod
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        return Memory()  # nearest and bilinear keep only the sizes
 
     @classmethod
     def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:

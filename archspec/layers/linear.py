@@ -16,6 +16,7 @@ from archspec.layers.base import (
     numel,
 )
 from archspec.layers.costs import Product
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 
@@ -59,6 +60,11 @@ class Linear(LayerType):
         if p.bias:
             w["bias"] = (p.out,)
         return w
+
+    @classmethod
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        # the matmul keeps its input (a [-1, in] view of it) for the weight's gradient
+        return Memory(keep=(Kept("in0"),) if c.trains else ())
 
     @classmethod
     def penalized(cls, p: Params, xs: list[TensorType]) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from archspec.layers.base import (
     need_rank,
     numel,
 )
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 
@@ -71,6 +72,12 @@ class BatchNorm(LayerType):
     def buffers(cls, p: Params, xs: list[TensorType]) -> dict[str, Shape]:
         c = cls.channels(xs[0])
         return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
+
+    @classmethod
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        # training: the input and the batch's mean and inverse std per channel
+        ch = (c.ins[0][1],)
+        return Memory(keep=(Kept("in0"), Kept("mean", ch, "stat"), Kept("invstd", ch, "stat")))
 
     @classmethod
     def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
@@ -167,6 +174,12 @@ class LayerNorm(LayerType):
             return {}
         shape = cls.normalized(p, xs[0])
         return {"weight": shape, "bias": shape} if p.bias else {"weight": shape}
+
+    @classmethod
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        # the input, and the mean and reciprocal std of each normalized slice
+        stats = (*c.ins[0][: -p.dims], *(1,) * p.dims)
+        return Memory(keep=(Kept("in0"), Kept("mean", stats, "stat"), Kept("rstd", stats, "stat")))
 
     @classmethod
     def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:

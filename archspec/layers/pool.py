@@ -16,6 +16,7 @@ from archspec.layers.base import (
     need_rank,
     numel,
 )
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.layers.spatial import LAYOUTS, SpatialParams, fmt_size, per_dim, spatial_out, torch_arg
 from archspec.shapes import TensorType, tensor
 
@@ -61,6 +62,12 @@ class _Pool(LayerType):
             )
         spatial = spatial_out(x, kernel, cls.stride(p), padding, ceil=p.ceil_mode)
         return x.with_shape((*x.shape[:2], *spatial))
+
+    @classmethod
+    def memory(cls, p: _PoolParams, c: MemCtx) -> Memory:
+        # the input; a max also keeps the argmax of each window (int64, the output's shape)
+        indices = None if cls.averages else Kept("indices", c.out, "int64")
+        return Memory(keep=tuple(k for k in (Kept("in0"), indices) if k is not None))
 
     @classmethod
     def other_flops(cls, p: _PoolParams, xs: list[Shape], out: Shape) -> int:
@@ -215,6 +222,11 @@ class _Adaptive(LayerType):
         return x.with_shape((*x.shape[:2], *per_dim(p.size, cls.ndim)))
 
     @classmethod
+    def memory(cls, p: _AdaptiveParams, c: MemCtx) -> Memory:
+        # an output of size 1 is a mean (keeps nothing); other sizes keep the input
+        return Memory(keep=() if set(per_dim(p.size, cls.ndim)) == {1} else (Kept("in0"),))
+
+    @classmethod
     def other_flops(cls, p: _AdaptiveParams, xs: list[Shape], out: Shape) -> int:
         return costs.adaptive_window(xs[0][2:], out[2:], planes=numel(out[:2]))
 
@@ -304,6 +316,10 @@ class GlobalAvgPool(LayerType):
         need_float(x, cls.name)
         need_rank(x, (3, 4, 5), cls.name, hint="it averages dims 2.. of [batch, channels, *spatial]")
         return x.with_shape(x.shape[:2])
+
+    @classmethod
+    def memory(cls, p: object, c: MemCtx) -> Memory:
+        return Memory()  # a mean keeps only the sizes
 
     @classmethod
     def other_flops(cls, p: object, xs: list[Shape], out: Shape) -> int:

@@ -9,6 +9,7 @@ from pydantic import PositiveInt
 from archspec.layers import costs, register_layer
 from archspec.layers.attention import Rate, sequence_features
 from archspec.layers.base import LayerParams, LayerType, Shape, ShapeError, TorchCtor, numel
+from archspec.layers.memory import MemCtx, Memory, dropout_kept
 from archspec.shapes import Dim, TensorType, tensor
 
 
@@ -70,6 +71,10 @@ class PositionalEncoding(LayerType):
     def other_flops(cls, p: PositionalParams, xs: list[Shape], out: Shape) -> int:
         table = costs.sinusoid_table(out[1] * out[2]) if p.kind == "sinusoidal" else 0
         return costs.elementwise(numel(out)) + table
+
+    @classmethod
+    def memory(cls, p: PositionalParams, c: MemCtx) -> Memory:
+        return Memory(keep=dropout_kept("dropout", c.out, p.dropout, c))  # the sum keeps nothing
 
     @classmethod
     def torch(cls, p: PositionalParams, xs: list[TensorType]) -> TorchCtor:

@@ -17,6 +17,7 @@ from archspec.layers.base import (
     need_rank,
 )
 from archspec.layers.costs import Product
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 Output = Literal["sequence", "last", "hidden"]
@@ -49,6 +50,7 @@ class _Recurrent(LayerType):
     Params: ClassVar[type[LayerParams]] = RecurrentParams
     gates: ClassVar[int]
     torch_cls: ClassVar[str]
+    step: ClassVar[tuple[tuple[int, int], ...] | None]
 
     @classmethod
     def penalized(cls, p: RecurrentParams, xs: list[TensorType]) -> tuple[str, ...]:
@@ -89,6 +91,53 @@ class _Recurrent(LayerType):
                     w[f"bias_ih_{tag}"] = (rows,)
                     w[f"bias_hh_{tag}"] = (rows,)
         return w
+
+    @classmethod
+    def memory(cls, p: RecurrentParams, c: MemCtx) -> Memory:
+        batch, seq, features = c.ins[0]
+        fused = cls.step is None
+        dirs, h = 2 if p.bidirectional else 1, p.hidden
+        kept = [Kept("h0", (p.layers * dirs, batch, h))] + (
+            [Kept("c0", (p.layers * dirs, batch, h))] if fused else []
+        )
+        below = Kept("x", (seq, batch, features))  # the input, time-major (a copy)
+        for layer in range(p.layers):
+            width = below.shape[-1]
+            kept.append(below)
+            if dirs == 2 and not fused and layer == 0:  # each direction copies the batch-first input
+                kept.append(Kept("x.reverse", (seq, batch, width)))
+            outs = []
+            for d in range(dirs):
+                tag = f"l{layer}.d{d}"
+                if fused:
+                    outs.append(Kept(f"{tag}.out", (seq, batch, h)))
+                    kept += [outs[-1], Kept(f"{tag}.hy", (batch, h)), Kept(f"{tag}.cy", (batch, h))]
+                    kept.append(
+                        Kept(
+                            f"{tag}.workspace", (onednn_workspace(cls.gates, seq, batch, width, h),), "uint8"
+                        )
+                    )
+                    if not p.bias:  # the kernel then gets copies of the weights
+                        kept += [
+                            Kept(f"{tag}.w_ih", (cls.gates * h, width)),
+                            Kept(f"{tag}.w_hh", (cls.gates * h, h)),
+                        ]
+                else:
+                    steps = [
+                        (f"{tag}.s{i}", (batch, w * h), seq + extra)
+                        for i, (w, extra) in enumerate(cls.step or ())
+                    ]
+                    kept += [Kept(name, shape, count=n) for name, shape, n in steps if n > 0]
+            out = outs[0] if fused and dirs == 1 else Kept(f"l{layer}.out", (seq, batch, h * dirs))
+            if p.dropout and layer + 1 < p.layers:
+                kept.append(Kept(f"l{layer}.mask", out.shape, "mask"))
+                out = Kept(f"l{layer}.dropped", out.shape)
+            below = out
+        if p.output == "hidden":
+            return Memory(
+                keep=tuple(kept), views={"out": Kept("h_n", (p.layers * dirs, batch, h))} if dirs == 1 else {}
+            )
+        return Memory(keep=tuple(kept), views={"out": below})
 
     @classmethod
     def products(cls, p: RecurrentParams, xs: list[Shape], out: Shape) -> list[Product]:
@@ -186,6 +235,7 @@ class RNN(_Recurrent):
             [tensor("batch", "seq", 3)],
         ),
     ]
+    step = ((1, 0),)
 
     @classmethod
     def cell_flops(cls, n: int, bias: bool) -> int:
@@ -236,6 +286,7 @@ class LSTM(_Recurrent):
             [tensor("batch", "seq", 6)],
         ),
     ]
+    step = None
 
     @classmethod
     def cell_flops(cls, n: int, bias: bool) -> int:
@@ -265,7 +316,32 @@ class GRU(_Recurrent):
             [tensor("batch", "seq", 3)],
         ),
     ]
+    step = ((3, 0), (1, 0), (1, 0), (1, 0), (1, -1))
 
     @classmethod
     def cell_flops(cls, n: int, bias: bool) -> int:
         return costs.gru_cell(n, bias)
+
+
+def onednn_workspace(gates: int, seq: int, batch: int, features: int, hidden: int) -> int:
+    """Bytes of the workspace oneDNN's float32 RNN keeps for backward, one layer and direction
+    (oneDNN ``rnn_utils``: gates, states, cell states and their gradients, each page-aligned)."""
+
+    def ld(dim: int) -> int:  # 64-byte aligned, and not a multiple of 256 (4K aliasing)
+        n = -(-dim // 16) * 16
+        return n + 16 if n % 256 == 0 else n
+
+    states, wide = 2 * (seq + 1) * batch * 4, max(features, hidden)
+    parts = [
+        seq * batch * ld(gates * hidden) * 4,  # gates
+        seq * batch * ld(hidden) * 4,  # hidden states
+        states * ld(wide),  # layer states
+        states * hidden,  # cell states
+        states * ld(wide),  # gradient of the layer states
+        states * ld(wide),  # gradient of the iteration states
+        states * hidden,  # gradient of the cell states
+    ]
+    offset = 0
+    for size in parts:
+        offset = -(-offset // 4096) * 4096 + size
+    return -(-offset // 4096) * 4096

@@ -9,6 +9,7 @@ from pydantic import Field, PositiveInt
 from archspec.layers import costs, register_layer
 from archspec.layers.base import LayerParams, LayerType, Shape, TorchCtor, need_float, need_int, need_rank
 from archspec.layers.costs import Product
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 
@@ -67,6 +68,16 @@ class Reservoir(LayerType):
     def weights(cls, p: Params, xs: list[TensorType]) -> dict[str, Shape]:
         features = need_int(xs[0].shape[2], "the input features of reservoir")
         return {"weight_in": (p.size, features), "weight_res": (p.size, p.size)}
+
+    @classmethod
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        # Frozen weights: recorded only when the input needs a gradient; each step's tanh keeps
+        # its result. With leak 1 the last state is that result itself.
+        batch, seq = c.ins[0][:2]
+        last = Kept("state", (batch, p.size))
+        kept = (Kept("states", (batch, p.size), count=seq - 1), last) if seq > 1 else (last,)
+        out = last if p.output == "last" and p.leak == 1.0 else None
+        return Memory(keep=kept, views={"out": out} if out else {})
 
     @classmethod
     def products(cls, p: Params, xs: list[Shape], out: Shape) -> list[Product]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from archspec.layers import costs, register_layer
 from archspec.layers.base import LayerParams, LayerType, Shape, TorchCtor, need_float, numel
+from archspec.layers.memory import MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 
@@ -34,6 +35,10 @@ class Step(LayerType):
     def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
         need_float(xs[0], "step")
         return xs[0]
+
+    @classmethod
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        return Memory(differentiable=False)  # a comparison: no gradient flows through it
 
     @classmethod
     def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
