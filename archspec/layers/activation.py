@@ -153,6 +153,7 @@ class ReLU6(_Elementwise):
 
     name = "relu6"
     torch_cls = "nn.ReLU6"
+    keeps = "in0"
 
 
 @register_layer
@@ -161,6 +162,7 @@ class Hardswish(_Elementwise):
 
     name = "hardswish"
     torch_cls = "nn.Hardswish"
+    keeps = "in0"
 
 
 @register_layer
@@ -169,6 +171,7 @@ class Hardsigmoid(_Elementwise):
 
     name = "hardsigmoid"
     torch_cls = "nn.Hardsigmoid"
+    keeps = "in0"
 
 
 @register_layer
@@ -177,6 +180,7 @@ class ELU(_Elementwise):
 
     name = "elu"
     torch_cls = "nn.ELU"
+    keeps = "in0"
     primary = "alpha"
 
     class Params(LayerParams):
@@ -189,6 +193,7 @@ class Mish(_Elementwise):
 
     name = "mish"
     torch_cls = "nn.Mish"
+    keeps = "in0"
 
 
 @register_layer
@@ -197,6 +202,7 @@ class Softplus(_Elementwise):
 
     name = "softplus"
     torch_cls = "nn.Softplus"
+    keeps = "in0"
     primary = "beta"
 
     class Params(LayerParams):
@@ -214,6 +220,7 @@ class PReLU(_Elementwise):
 
     name = "prelu"
     torch_cls = "nn.PReLU"
+    keeps = "in0"
 
     class Params(LayerParams):
         torch_names = {"num_parameters": "per_channel", "init": "slope"}
@@ -267,6 +274,7 @@ class GLU(_Elementwise):
     name = "glu"
     torch_cls = "nn.GLU"
     primary = "dim"
+    keeps = "in0"
     Params = _DimParams
     examples = [
         ({}, [tensor("batch", 6)]),

@@ -177,8 +177,13 @@ class LayerNorm(LayerType):
 
     @classmethod
     def memory(cls, p: Params, c: MemCtx) -> Memory:
-        # the input, and the mean and reciprocal std of each normalized slice
-        stats = (*c.ins[0][: -p.dims], *(1,) * p.dims)
+        # the input, and the mean and reciprocal std of each normalized slice (one per position
+        # of the other dims when `dim` normalizes one dim: the input moved, a view, is saved)
+        x = c.ins[0]
+        if p.dim is not None:
+            stats = tuple(1 if i == p.dim % len(x) else s for i, s in enumerate(x))
+        else:
+            stats = (*x[: -p.dims], *(1,) * p.dims)
         return Memory(keep=(Kept("in0"), Kept("mean", stats, "stat"), Kept("rstd", stats, "stat")))
 
     @classmethod
@@ -263,6 +268,12 @@ class GroupNorm(LayerType):
         return {"weight": (c,), "bias": (c,)} if p.affine else {}
 
     @classmethod
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        # the input, and the mean and reciprocal std of each group of each sample
+        stats = (c.ins[0][0], p.groups)
+        return Memory(keep=(Kept("in0"), Kept("mean", stats, "stat"), Kept("rstd", stats, "stat")))
+
+    @classmethod
     def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
         return costs.layer_norm(numel(out), weight=p.affine, bias=p.affine)  # statistics per group
 
@@ -326,6 +337,19 @@ class InstanceNorm(LayerType):
             return {}
         c = cls.channels(xs[0])
         return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
+
+    @classmethod
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        # torch runs batch norm on the input viewed as [1, N·C, ...]: it saves that view, the
+        # statistics of each of the N·C planes, and the affine weight and the running statistics
+        # repeated N times
+        planes = (c.ins[0][0] * c.ins[0][1],)
+        repeated = (["weight"] if p.affine else []) + (
+            ["running_mean", "running_var"] if p.track_running_stats else []
+        )
+        kept = [Kept(f"{name}.repeated", planes) for name in repeated]
+        stats = [Kept("mean", planes, "stat"), Kept("invstd", planes, "stat")]
+        return Memory(keep=(Kept("in0"), *kept, *stats))
 
     @classmethod
     def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:

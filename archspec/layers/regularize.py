@@ -8,7 +8,7 @@ from pydantic import Field
 
 from archspec.layers import register_layer
 from archspec.layers.base import LayerParams, LayerType, TorchCtor, need_float
-from archspec.layers.memory import MemCtx, Memory, dropout_kept
+from archspec.layers.memory import Kept, MemCtx, Memory, dropout_kept
 from archspec.shapes import TensorType, tensor
 
 
@@ -76,6 +76,14 @@ class DropPath(LayerType):
     def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
         need_float(xs[0], cls.name)
         return xs[0]
+
+    @classmethod
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        if p.p == 0:  # the input itself is returned
+            return Memory(views={"out": "in0"})
+        x = c.ins[0]  # the scaled noise: one value per sample (row) or one for the batch
+        noise = (x[0], *(1,) * (len(x) - 1)) if p.mode == "row" else (1,) * len(x)
+        return Memory(keep=(Kept("drop_path.noise", noise),))
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
