@@ -34,7 +34,16 @@ HIDDEN_FROM_COUNTER = {
 
 
 # Layers whose weight gradient FlopCounterMode overcounts when grouped (see the module docstring).
-GROUPED_WEIGHT_GRADIENT = ("conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d")
+GROUPED_WEIGHT_GRADIENT = (
+    "conv1d",
+    "conv2d",
+    "conv3d",
+    "conv_transpose1d",
+    "conv_transpose2d",
+    "depthwise_conv1d",
+    "depthwise_conv2d",
+    "depthwise_conv3d",
+)
 
 
 def counter_overcount(layer: str, groups: int, forward_macs: int, weight_trainable: bool) -> int:

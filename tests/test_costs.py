@@ -158,5 +158,6 @@ def test_layer_costs_match_flop_counter(layer, params, xs, grads: str) -> None: 
     macs, expected = layer.macs(p, ins, out), 0
     if layer.output_requires_grad(p, flags, any(weights.values())):
         expected = costs.backward_macs(layer.products(p, ins, out), flags, weights)
-        expected += counter_overcount(layer.name, getattr(p, "groups", 1), macs, weights.get("weight", False))
+        groups = ctor.kwargs.get("groups", 1) if ctor is not None else 1  # a depthwise conv infers it
+        expected += counter_overcount(layer.name, groups, macs, weights.get("weight", False))
     assert (forward, backward) == (2 * macs, 2 * expected)

@@ -31,6 +31,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("lenet5", "lenet5"): (61_706, 61_706, 0, 0),
     ("lstm_classifier", "lstm_classifier"): (12_051, 12_051, 0, 0),
     ("mlp", "simple_mlp"): (333_853, 333_853, 0, 0),
+    ("mobilenet_v2", "mobilenet_v2"): (3_504_872, 3_504_872, 0, 34_164),
     ("perceptron", "perceptron"): (3, 3, 0, 0),
     ("regularized_mlp", "regularized_mlp"): (3_457, 3_457, 0, 0),
     ("resnet18", "resnet18"): (11_689_512, 11_689_512, 0, 9_620),

@@ -14,7 +14,7 @@ from archspec.errors import ArchspecError, Loc, did_you_mean
 from archspec.ir import args as block_args
 from archspec.ir.budget import MAX_NODES
 from archspec.ir.graph import Graph, GraphNode, InputNode, LayerNode, Node, split_ref
-from archspec.ir.inputs import channels_first, input_node
+from archspec.ir.inputs import LayoutWatch, channels_first, input_node
 from archspec.ir.order import assign_names, dependencies, elaboration_order
 from archspec.ir.refs import arity, check_ref
 from archspec.ir.typing import bind, check_size, layer_outputs
@@ -39,6 +39,7 @@ class Elaborator:
         self.layers = registry()
         self.count = 0
         self._read: dict[PathKey, list[Entry]] = {}
+        self.layouts = LayoutWatch()
 
     # models and blocks ---------------------------------------------------------------
 
@@ -57,7 +58,13 @@ class Elaborator:
                 node.outs = {"out": channels_first(node, node.fed)}
             graph.nodes[inp] = node
             graph.inputs.append(inp)
-        self._body(graph, m.layers, m.outputs, (*base, "layers"), scope, (*stack, name))
+        self.layouts.enter([n for n in graph.nodes.values() if isinstance(n, InputNode)])
+        try:
+            self._body(graph, m.layers, m.outputs, (*base, "layers"), scope, (*stack, name))
+        except ArchspecError as err:
+            raise self.layouts.explain(err) from None
+        finally:
+            self.layouts.leave()
         return graph
 
     def _block(
@@ -228,6 +235,7 @@ class Elaborator:
             params = self._params(layer_type, value, e, path)
             node: Node = LayerNode(name, path, e.loc, inputs, xs, layer_type=layer_type, settings=params)
             arity(node, layer_type.min_inputs, layer_type.max_inputs)
+            self.layouts.read(layer_type.family, e.key, path, xs)
             node.outs = layer_outputs(graph, node, xs)  # type: ignore[arg-type]
             return node
         if e.key in stack:

@@ -1,12 +1,12 @@
-"""Convolutions, and the spatial helpers that pooling shares."""
+"""Convolutions over 1, 2 or 3 spatial dims, and depthwise convolutions (one filter group per
+input channel, the channel count inferred)."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
-from pydantic import NonNegativeInt, PositiveInt, ValidationInfo, field_validator
+from pydantic import NonNegativeInt, PositiveInt
 
-from archspec import shapes as dims
 from archspec.layers import costs, register_layer
 from archspec.layers.base import (
     LayerParams,
@@ -21,81 +21,16 @@ from archspec.layers.base import (
 )
 from archspec.layers.costs import Product
 from archspec.layers.memory import Kept, MemCtx, Memory
-from archspec.shapes import Dim, TensorType, tensor
-
-# Shared spatial helpers (pool.py uses them too) ---------------------------------------
-
-
-class SpatialParams(LayerParams):
-    """Params whose ``spatial`` fields take one int (every spatial dim) or one per dim."""
-
-    ndim: ClassVar[int]  # 1 for *1d layers, 2 for *2d
-    spatial: ClassVar[tuple[str, ...]]
-
-    @field_validator("*")
-    @classmethod
-    def _check_length(cls, value: Any, info: ValidationInfo) -> Any:
-        if info.field_name in cls.spatial and isinstance(value, list) and len(value) != cls.ndim:
-            raise ValueError(f"takes one int or a list of {cls.ndim} (one per spatial dim), not {len(value)}")
-        return value
-
-
-def per_dim(value: int | list[int], n: int) -> tuple[int, ...]:
-    """An int or list setting as one value per spatial dim."""
-    return tuple(value) if isinstance(value, list) else (value,) * n
-
-
-def torch_arg(value: Any) -> Any:
-    """A list setting as the tuple torch constructors conventionally take."""
-    return tuple(value) if isinstance(value, list) else value
-
-
-def fmt_size(value: int | list[int], n: int) -> str:
-    return "×".join(str(v) for v in per_dim(value, n))
-
-
-def out_size(size: Dim, k: int, s: int, p: int, d: int = 1, ceil: bool = False) -> Dim:
-    """torch's output length: floor((size + 2p - d(k-1) - 1) / s) + 1, symbolic or not.
-
-    In ``ceil`` mode (pooling) the division rounds up, but the last window must start
-    inside the input or its left padding, which caps the length at ceil((size + p) / s).
-    """
-    span = d * (k - 1) + 1  # the effective kernel
-    if s == 1:
-        return dims.add(size, 2 * p - span + 1)
-    if ceil and s > span - p:
-        # The cap binds: as floor((size + c) / s) it is the smaller of the two for every size.
-        return dims.floordiv(dims.add(size, p + s - 1), s)
-    rounding = s - 1 if ceil else 0
-    return dims.add(dims.floordiv(dims.add(size, 2 * p - span + rounding), s), 1)
-
-
-def spatial_out(
-    x: TensorType,
-    kernel: tuple[int, ...],
-    stride: tuple[int, ...],
-    padding: tuple[int, ...],
-    dilation: tuple[int, ...] | None = None,
-    ceil: bool = False,
-) -> list[Dim]:
-    """The output spatial dims of a sliding window over ``x``'s dims 2..; checks known sizes."""
-    dilation = dilation or (1,) * len(kernel)
-    out = []
-    for i, (size, k, s, p, d) in enumerate(zip(x.shape[2:], kernel, stride, padding, dilation, strict=True)):
-        o = out_size(size, k, s, p, d, ceil)
-        if isinstance(o, int) and o < 1:
-            assert isinstance(size, int)
-            span = d * (k - 1) + 1
-            raise ShapeError(
-                f"the kernel ({span} wide) is larger than the padded input "
-                f"({size} + 2×{p}) in spatial dim {i + 2}",
-                expected=f"size ≥ {span - 2 * p} in dim {i + 2}",
-                got=str(x),
-                hint="use a smaller kernel or more padding, or downsample less before this layer",
-            )
-        out.append(o)
-    return out
-
+from archspec.layers.spatial import (  # noqa: F401 (re-exported: pool.py and plugins use them)
+    LAYOUTS,
+    SpatialParams,
+    fmt_size,
+    out_size,
+    per_dim,
+    spatial_out,
+    torch_arg,
+)
+from archspec.shapes import TensorType, tensor
 
 # Convolutions -------------------------------------------------------------------------
 
@@ -130,23 +65,30 @@ class _Conv(LayerType):
         return need_int(x.shape[1], f"the input channels of {cls.name}")
 
     @classmethod
+    def out_channels(cls, p: Any, x: TensorType) -> int:
+        return int(p.out)
+
+    @classmethod
+    def groups(cls, p: Any, x: TensorType) -> int:
+        return int(p.groups)
+
+    @classmethod
     def infer(cls, p: _ConvParams, xs: list[TensorType]) -> TensorType:
         x = xs[0]
         need_float(x, cls.name)
-        layout = "[batch, channels, length]" if cls.ndim == 1 else "[batch, channels, h, w]"
         need_rank(
             x,
             (cls.ndim + 2,),
             cls.name,
-            hint=f"{cls.name} takes {layout}"
+            hint=f"{cls.name} takes {LAYOUTS[cls.ndim]}"
             + ("; `permute: [0, 2, 1]` moves features to dim 1" if cls.ndim == 1 else ""),
         )
-        cin = cls.channels(x)
-        for what, n in (("input channels", cin), ("out", p.out)):
-            if n % p.groups:
+        cin, groups = cls.channels(x), cls.groups(p, x)
+        for what, n in (("input channels", cin), ("out", cls.out_channels(p, x))):
+            if n % groups:
                 raise ShapeError(
-                    f"{what} ({n}) is not divisible by groups ({p.groups})",
-                    expected=f"{what} a multiple of {p.groups}",
+                    f"{what} ({n}) is not divisible by groups ({groups})",
+                    expected=f"{what} a multiple of {groups}",
                     got=str(n),
                     hint="choose groups that divide both the input channels and out",
                 )
@@ -169,7 +111,7 @@ class _Conv(LayerType):
                 cls.padding(p),
                 per_dim(p.dilation, cls.ndim),
             )
-        return x.with_shape((x.shape[0], p.out, *spatial))
+        return x.with_shape((x.shape[0], cls.out_channels(p, x), *spatial))
 
     @classmethod
     def padding(cls, p: _ConvParams) -> tuple[int, ...]:
@@ -177,9 +119,11 @@ class _Conv(LayerType):
 
     @classmethod
     def weights(cls, p: _ConvParams, xs: list[TensorType]) -> dict[str, Shape]:
-        w = {"weight": (p.out, cls.channels(xs[0]) // p.groups, *per_dim(p.kernel, cls.ndim))}
+        x = xs[0]
+        out = cls.out_channels(p, x)
+        w = {"weight": (out, cls.channels(x) // cls.groups(p, x), *per_dim(p.kernel, cls.ndim))}
         if p.bias:
-            w["bias"] = (p.out,)
+            w["bias"] = (out,)
         return w
 
     @classmethod
@@ -209,12 +153,12 @@ class _Conv(LayerType):
             f"nn.Conv{cls.ndim}d",
             {
                 "in_channels": cls.channels(xs[0]),
-                "out_channels": p.out,
+                "out_channels": cls.out_channels(p, xs[0]),
                 "kernel_size": torch_arg(p.kernel),
                 "stride": torch_arg(p.stride),
                 "padding": torch_arg(p.padding),
                 "dilation": torch_arg(p.dilation),
-                "groups": p.groups,
+                "groups": cls.groups(p, xs[0]),
                 "bias": p.bias,
             },
         )
@@ -287,3 +231,129 @@ class Conv2d(_Conv):
             [tensor("batch", 2, "h", "w")],
         ),
     ]
+
+
+@register_layer
+class Conv3d(_Conv):
+    """3-D convolution over [batch, channels, d, h, w] (``nn.Conv3d``): video, volumes.
+
+    ``kernel``, ``stride``, ``padding`` and ``dilation`` take an int (every dim) or a list
+    ``[d, h, w]``; otherwise as ``conv2d``.
+    """
+
+    name = "conv3d"
+    ndim = 3
+
+    class Params(_ConvParams):
+        ndim = 3
+
+    examples = [
+        ({"out": 4, "kernel": 3, "padding": 1}, [tensor("batch", 2, 5, "h", "w")]),
+        (
+            {"out": 6, "kernel": [1, 3, 3], "stride": [1, 2, 2], "groups": 3, "bias": False},
+            [tensor("batch", 3, 4, "h", "w")],
+        ),
+    ]
+
+
+# Depthwise convolutions ----------------------------------------------------------------
+
+
+class _DepthwiseParams(SpatialParams):
+    spatial = ("kernel", "stride", "padding", "dilation")
+    torch_names = {
+        "out_channels": "multiplier",
+        "groups": None,
+        "in_channels": None,
+        "kernel_size": "kernel",
+        "depth_multiplier": "multiplier",
+    }
+
+    kernel: PositiveInt | list[PositiveInt]
+    stride: PositiveInt | list[PositiveInt] = 1
+    padding: NonNegativeInt | list[NonNegativeInt] | Literal["same", "valid"] = 0
+    dilation: PositiveInt | list[PositiveInt] = 1
+    multiplier: PositiveInt = 1
+    bias: bool = True
+
+
+class _Depthwise(_Conv):
+    """A convolution with one filter group per input channel: groups = out / multiplier = C."""
+
+    primary = "kernel"
+
+    @classmethod
+    def out_channels(cls, p: Any, x: TensorType) -> int:
+        return cls.channels(x) * int(p.multiplier)
+
+    @classmethod
+    def groups(cls, p: Any, x: TensorType) -> int:
+        return cls.channels(x)
+
+    @classmethod
+    def products(cls, p: Any, xs: list[Shape], out: Shape) -> list[Product]:
+        macs = costs.conv(numel(out), 1, numel(per_dim(p.kernel, cls.ndim)))  # one channel per filter
+        return [Product(macs, costs.arg(0), "weight")]
+
+    @classmethod
+    def label(cls, p: Any) -> str:
+        text = f"{cls.display_name()} {fmt_size(p.kernel, cls.ndim)}"
+        if per_dim(p.stride, cls.ndim) != (1,) * cls.ndim:
+            text += f" /{p.stride if isinstance(p.stride, int) else fmt_size(p.stride, cls.ndim)}"
+        extras = [f"×{p.multiplier}"] if p.multiplier != 1 else []
+        extras += [f"dilation {p.dilation}"] if p.dilation != 1 else []
+        extras += [] if p.bias else ["no bias"]
+        return text + (f" ({', '.join(extras)})" if extras else "")
+
+
+_DEPTHWISE_DOC = """
+
+    Each input channel is convolved with its own ``multiplier`` filters (``nn.Conv{n}d`` with
+    ``groups`` = the input channels C and ``out_channels`` = C·multiplier, both inferred: neither
+    is written). ``kernel``, ``stride``, ``padding`` (an int, one per spatial dim, ``"same"`` at
+    stride 1 or ``"valid"``) and ``dilation`` are as for ``conv{n}d``; ``weight`` is
+    [C·multiplier, 1, *kernel].
+"""
+
+
+@register_layer
+class DepthwiseConv1d(_Depthwise):
+    __doc__ = "Depthwise 1-D convolution over [batch, channels, length]." + _DEPTHWISE_DOC.format(n=1)
+    name = "depthwise_conv1d"
+    ndim = 1
+
+    class Params(_DepthwiseParams):
+        ndim = 1
+
+    examples = [
+        ({"kernel": 3, "padding": 1}, [tensor("batch", 4, "seq")]),
+        ({"kernel": 4, "padding": 3, "multiplier": 2, "bias": False}, [tensor("batch", 3, "seq")]),
+    ]
+
+
+@register_layer
+class DepthwiseConv2d(_Depthwise):
+    __doc__ = "Depthwise 2-D convolution over [batch, channels, h, w]." + _DEPTHWISE_DOC.format(n=2)
+    name = "depthwise_conv2d"
+    ndim = 2
+
+    class Params(_DepthwiseParams):
+        ndim = 2
+
+    examples = [
+        ({"kernel": 3, "stride": 2, "padding": 1, "bias": False}, [tensor("batch", 6, "h", "w")]),
+        ({"kernel": [3, 5], "padding": "same", "multiplier": 2}, [tensor("batch", 3, "h", "w")]),
+        ({"kernel": 7, "padding": 3}, [tensor("batch", 4, "h", "w")]),
+    ]
+
+
+@register_layer
+class DepthwiseConv3d(_Depthwise):
+    __doc__ = "Depthwise 3-D convolution over [batch, channels, d, h, w]." + _DEPTHWISE_DOC.format(n=3)
+    name = "depthwise_conv3d"
+    ndim = 3
+
+    class Params(_DepthwiseParams):
+        ndim = 3
+
+    examples = [({"kernel": 3, "padding": 1}, [tensor("batch", 4, 3, "h", "w")])]

@@ -16,15 +16,14 @@ from archspec.layers.base import (
     need_rank,
     numel,
 )
-from archspec.layers.conv import SpatialParams, fmt_size, per_dim, spatial_out, torch_arg
 from archspec.layers.memory import Kept, MemCtx, Memory
+from archspec.layers.spatial import LAYOUTS, SpatialParams, fmt_size, per_dim, spatial_out, torch_arg
 from archspec.shapes import TensorType, tensor
 
 
 def _need_spatial(name: str, x: TensorType, ndim: int) -> None:
     need_float(x, name)
-    layout = "[batch, channels, length]" if ndim == 1 else "[batch, channels, h, w]"
-    need_rank(x, (ndim + 2,), name, hint=f"{name} takes {layout}")
+    need_rank(x, (ndim + 2,), name, hint=f"{name} takes {LAYOUTS[ndim]}")
 
 
 class _PoolParams(SpatialParams):
@@ -108,6 +107,10 @@ class _Pool2dParams(_PoolParams):
     ndim = 2
 
 
+class _Pool3dParams(_PoolParams):
+    ndim = 3
+
+
 _EX_1D: list[tuple[dict[str, Any], list[TensorType]]] = [
     ({"kernel": 2}, [tensor("batch", 3, "seq")]),
     ({"kernel": 2, "padding": 1, "ceil_mode": True}, [tensor("batch", 3, "seq")]),
@@ -118,6 +121,11 @@ _EX_2D: list[tuple[dict[str, Any], list[TensorType]]] = [
     ({"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True}, [tensor("batch", 3, "h", "w")]),
     ({"kernel": [3, 2], "stride": [1, 2]}, [tensor("batch", 2, "h", "w")]),
     ({"kernel": 2, "padding": 1, "ceil_mode": True}, [tensor("batch", 2, "h", "w")]),
+]
+_EX_3D: list[tuple[dict[str, Any], list[TensorType]]] = [
+    ({"kernel": 2}, [tensor("batch", 3, 4, "h", "w")]),
+    ({"kernel": [1, 3, 3], "stride": [1, 2, 2], "padding": [0, 1, 1]}, [tensor("batch", 2, 5, "h", "w")]),
+    ({"kernel": 3, "stride": 2, "padding": 1, "ceil_mode": True}, [tensor("batch", 2, 6, "h", "w")]),
 ]
 
 
@@ -152,6 +160,16 @@ class MaxPool2d(_Pool):
 
 
 @register_layer
+class MaxPool3d(_Pool):
+    __doc__ = "Max over windows of [batch, channels, d, h, w] (``nn.MaxPool3d``)." + _POOL_DOC
+    name = "max_pool3d"
+    ndim = 3
+    averages = False
+    Params = _Pool3dParams
+    examples = _EX_3D
+
+
+@register_layer
 class AvgPool1d(_Pool):
     __doc__ = "Average over windows of [batch, channels, length] (``nn.AvgPool1d``)." + _POOL_DOC
     name = "avg_pool1d"
@@ -169,6 +187,16 @@ class AvgPool2d(_Pool):
     averages = True
     Params = _Pool2dParams
     examples = _EX_2D
+
+
+@register_layer
+class AvgPool3d(_Pool):
+    __doc__ = "Average over windows of [batch, channels, d, h, w] (``nn.AvgPool3d``)." + _POOL_DOC
+    name = "avg_pool3d"
+    ndim = 3
+    averages = True
+    Params = _Pool3dParams
+    examples = _EX_3D
 
 
 # Adaptive and global average ----------------------------------------------------------
@@ -246,6 +274,25 @@ class AdaptiveAvgPool2d(_Adaptive):
     examples = [
         ({"size": 1}, [tensor("batch", 3, "h", "w")]),
         ({"size": [2, 3]}, [tensor("batch", 4, "h", "w")]),
+    ]
+
+
+@register_layer
+class AdaptiveAvgPool3d(_Adaptive):
+    """Average [batch, channels, d, h, w] into ``size`` (``nn.AdaptiveAvgPool3d``).
+
+    ``size`` is an int (a cube) or ``[d, h, w]``; the windows adapt to the input.
+    """
+
+    name = "adaptive_avg_pool3d"
+    ndim = 3
+
+    class Params(_AdaptiveParams):
+        ndim = 3
+
+    examples = [
+        ({"size": 1}, [tensor("batch", 3, 4, "h", "w")]),
+        ({"size": [2, 3, 3]}, [tensor("batch", 2, 5, "h", "w")]),
     ]
 
 
