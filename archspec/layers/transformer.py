@@ -39,8 +39,7 @@ def grouped_heads(q_heads: Dim, kv_heads: Dim) -> int:
         return 1
     if not isinstance(q_heads, int) or not isinstance(kv_heads, int):
         raise ShapeError(
-            f"query and key/value head counts differ ({q_heads} vs {kv_heads}) "
-            "and are not both known",
+            f"query and key/value head counts differ ({q_heads} vs {kv_heads}) and are not both known",
             expected="known head counts, the query's a multiple of the key/value's",
             got=f"{q_heads} query heads, {kv_heads} key/value heads",
         )
@@ -283,9 +282,7 @@ class Attention(LayerType):
         d = sequence_features(xs[0], cls.name)
         kdim = sequence_features(xs[1], f"{cls.name} memory") if len(xs) > 1 else d
         if len(xs) > 1 and _differ(xs[0].shape[0], xs[1].shape[0]):
-            raise ShapeError(
-                f"x and memory have different batch sizes", got=f"{xs[0]} and {xs[1]}"
-            )
+            raise ShapeError("x and memory have different batch sizes", got=f"{xs[0]} and {xs[1]}")
         kv = p.kv_heads or p.heads
         grouped_heads(p.heads, kv)
         if p.head_dim is None and d % p.heads:
@@ -300,14 +297,14 @@ class Attention(LayerType):
         if rope is not None:
             if len(xs) > 1:
                 raise ShapeError(
-                    f"rotary embedding in cross-attention is not supported",
+                    "rotary embedding in cross-attention is not supported",
                     hint="apply `rope` to the queries and keys yourself, or drop `rope`",
                     code="bad-value",
                 )
             check_rotary(rope, head_dim, cls.name)
         if p.sliding_window is not None and not p.causal:
             raise ShapeError(
-                f"sliding_window is a limit on a causal mask",
+                "sliding_window is a limit on a causal mask",
                 expected="causal: true",
                 got=f"sliding_window: {p.sliding_window} without causal",
                 hint="add `causal: true` (query i then sees keys i-w < j ≤ i)",
