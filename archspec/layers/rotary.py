@@ -99,8 +99,10 @@ class Rope(LayerType):
     Positions are ``0 .. seq-1``, or a second input of int ids, ``[seq]`` or ``[batch, seq]``.
     Pairs are half-split ``(i, i + d/2)`` as Hugging Face's Llama, or adjacent with
     ``interleaved: true``. ``rotary_dim`` turns only the leading features (GPT-NeoX, Phi); it and
-    the head size must be even. ``scaling`` rescales the frequencies (``llama3`` as Llama 3.1,
-    ``linear``). No parameters or buffers: the angles are computed for the runtime length.
+    the head size must be even. ``scaling`` rescales the frequencies: ``{type: llama3, factor: 8,
+    low_freq_factor: 1, high_freq_factor: 4, original_max_positions: 8192}`` (Llama 3.1; the last
+    three are these defaults) or ``{type: linear, factor: 2}``. No parameters or buffers: the
+    angles are computed in float32 for the runtime length.
     """
 
     name = "rope"

@@ -236,11 +236,12 @@ class Attention(LayerType):
     (d -> heads·head_dim), ``k_proj`` and ``v_proj`` (-> kv_heads·head_dim), ``o_proj`` (back to
     d). ``kv_heads`` below ``heads`` is grouped-query attention (1: multi-query); it must divide
     ``heads``. ``head_dim`` defaults to d / heads and may differ from it (Gemma, Qwen3).
-    ``bias``: all four projections, or each (``{q: true, k: true, v: true, o: false}``).
+    ``bias`` (default true, as torch): all four projections, or each, all four named
+    (``{q: true, k: true, v: true, o: false}``, Qwen2); Llama and Mistral have ``bias: false``.
     ``qk_norm``: RMSNorm of each query and key head (``q_norm``, ``k_norm``: weight [head_dim],
     eps 1e-6 unless ``{eps: ...}``), before the rotary embedding (Qwen3). ``rope``: rotary
-    embedding of q and k at positions 0..seq-1 (``true``, or the settings of the ``rope`` layer:
-    ``{theta: 500000}``). ``causal``: query i sees keys 0..i; ``sliding_window: w`` (with causal)
+    embedding of q and k at positions 0..seq-1 (``true``: theta 10000; or the settings of the
+    ``rope`` layer: ``{theta: 500000}``). ``causal``: query i sees keys 0..i; ``sliding_window: w`` (with causal)
     only the last w of them (i-w < j ≤ i, as Mistral). ``scale`` defaults to 1/sqrt(head_dim);
     ``dropout`` acts on the attention weights. Computed with
     ``torch.nn.functional.scaled_dot_product_attention``.
