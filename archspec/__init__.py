@@ -1,7 +1,8 @@
 """archspec: a declarative architecture-spec compiler for neural networks.
 
-``load`` a YAML/JSON spec, ``analyze`` it (shapes and counts, no torch), ``build`` a
-PyTorch module, ``export_onnx`` it, or render it as a diagram. Every name is imported
+``load`` a YAML/JSON spec, ``analyze`` it (shapes and counts, no torch), ``plan`` its
+training (memory per GPU, FLOPs, step time; no torch), ``build`` a PyTorch module, ``shard``
+it with FSDP2 per block, ``export_onnx`` it, or render it as a diagram. Every name is imported
 on first use, so ``import archspec`` (and ``archspec --help``) stays instant, and torch,
 onnx and graphviz load only when a function needs them.
 """
@@ -24,7 +25,9 @@ __all__ = [
     "export_onnx",
     "load",
     "load_text",
+    "plan",
     "register_layer",
+    "shard",
 ]
 __version__ = "0.1.0"
 
@@ -42,6 +45,8 @@ _WHERE = {
     "example_inputs": "archspec.backends.torch.builder",
     "export_onnx": "archspec.backends.onnx_export",
     "diagram": "archspec.backends.notebook",
+    "plan": "archspec.planner",
+    "shard": "archspec.planner",
 }
 
 if TYPE_CHECKING:
@@ -53,6 +58,7 @@ if TYPE_CHECKING:
     from archspec.layers import LayerParams, LayerType, register_layer
     from archspec.passes import Analysis
     from archspec.pipeline import analyze, load, load_text
+    from archspec.planner import plan, shard
     from archspec.spec import Spec
 
 

@@ -4,9 +4,45 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Literal
 
-# Every code archspec can raise, with a one-line meaning. docs/errors.md is tested against this.
-CODES: dict[str, str] = {
+# Every code archspec can raise. A misspelled code at an `ArchspecError(...)` call is a type error
+# (mypy); CODES gives each its one-line meaning, and docs/errors.md is tested against it.
+ErrorCode = Literal[
+    "file-not-found",
+    "file-too-large",
+    "syntax",
+    "yaml-tag",
+    "yaml-alias",
+    "duplicate-key",
+    "bad-number",
+    "too-deep",
+    "schema",
+    "unknown-field",
+    "unknown-layer",
+    "bad-name",
+    "duplicate-name",
+    "undefined-reference",
+    "cycle",
+    "arity",
+    "expression",
+    "block-recursion",
+    "limit",
+    "shape-mismatch",
+    "bad-value",
+    "unused-node",
+    "no-model",
+    "dim-size",
+    "memory-budget",
+    "missing-dependency",
+    "unsupported",
+    "export",
+    "render",
+    "io",
+    "plugin",
+]
+
+CODES: dict[ErrorCode, str] = {
     "file-not-found": "the spec file does not exist or cannot be read",
     "file-too-large": "the spec file is larger than the loader accepts",
     "syntax": "the file is not valid YAML or JSON",
@@ -58,7 +94,7 @@ class ArchspecError(Exception):
 
     def __init__(
         self,
-        code: str,
+        code: ErrorCode,
         message: str,
         *,
         loc: Loc | None = None,
@@ -67,7 +103,7 @@ class ArchspecError(Exception):
         got: str | None = None,
         hint: str | None = None,
     ) -> None:
-        if code not in CODES:
+        if code not in CODES:  # a plugin's untyped call
             raise ValueError(f"unregistered error code {code!r}")
         self.code = code
         self.message = message

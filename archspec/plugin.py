@@ -2,7 +2,8 @@
 
 A plugin package registers layer types through the ``archspec.layers`` entry-point group
 (see docs/plugins.md and examples/plugin). A plugin layer has the same powers as a built-in one:
-its settings, shape rule, parameter and buffer shapes, MACs, torch module (or function), label,
+its settings, shape rule, parameter and buffer shapes, costs (its matrix products as ``Product`` s
+and its other FLOPs, by the rules in ``costs``), torch module (or function), label,
 which parameter a ``tie:`` shares (``tied``), which parameters penalties act on
 (``penalized``), and whether it exports to ONNX (``onnx_issue``). Import from here only: the
 modules behind these names may change between versions, this list will not.
@@ -11,7 +12,7 @@ modules behind these names may change between versions, this list will not.
 from __future__ import annotations
 
 from archspec.errors import ArchspecError
-from archspec.layers import get_layer, register_layer, registry
+from archspec.layers import costs, get_layer, register_layer, registry
 from archspec.layers.base import (
     LayerParams,
     LayerType,
@@ -24,6 +25,7 @@ from archspec.layers.base import (
     need_rank,
     numel,
 )
+from archspec.layers.costs import Product
 from archspec.shapes import Dim, Sym, TensorType, add, floordiv, mul, prod, tensor
 
 __all__ = [
@@ -31,6 +33,7 @@ __all__ = [
     "Dim",
     "LayerParams",
     "LayerType",
+    "Product",
     "Shape",
     "ShapeError",
     "Sym",
@@ -38,6 +41,7 @@ __all__ = [
     "TorchCtor",
     "TorchFn",
     "add",
+    "costs",
     "floordiv",
     "get_layer",
     "mul",

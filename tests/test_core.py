@@ -122,10 +122,9 @@ def test_bad_dim_flag() -> None:
 
 def test_check_does_not_import_torch() -> None:
     code = (
-        "import sys, time; t = time.perf_counter(); from archspec.cli import main; "
+        "import sys; from archspec.cli import main; "
         "rc = main(['check', 'specs/resnet50.yaml', '--json']); "
-        "assert rc == 0; assert 'torch' not in sys.modules, 'torch was imported'; "
-        "print(time.perf_counter() - t, file=sys.stderr)"
+        "assert rc == 0; assert 'torch' not in sys.modules, 'torch was imported'"
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr

@@ -159,3 +159,39 @@ def test_repeat_of_a_multi_output_block_needs_enough_inputs(tmp_path: Path) -> N
     with pytest.raises(ArchspecError) as err:
         archspec.load_text(text)
     assert err.value.code == "arity" and "feed the next copy" in (err.value.hint or "")
+
+
+NAMED_COPIES = """
+blocks:
+  enc:
+    layers:
+      - {name: ln_1, layer_norm}
+      - {name: "0", linear: 8}
+      - {name: "1", relu}
+inputs: {x: [batch, 8]}
+layers:
+  - {name: layers, enc: {}, repeat: 3, copies: "encoder_layer_{index}"}
+  - {name: head, linear: 2}
+"""
+
+
+def test_state_dict_keys_can_follow_a_reference_layout() -> None:
+    """Digit node names (as nn.Sequential's children) and named repeat copies."""
+    spec = archspec.load_text(NAMED_COPIES)
+    keys = list(archspec.build(spec, seed=0).state_dict())
+    assert keys[:4] == [
+        "layers.encoder_layer_0.ln_1.weight",
+        "layers.encoder_layer_0.ln_1.bias",
+        "layers.encoder_layer_0.0.weight",
+        "layers.encoder_layer_0.0.bias",
+    ]
+    y, z = _run_both(NAMED_COPIES)
+    assert torch.equal(y, z)
+
+
+@pytest.mark.parametrize("pattern", ["layer", "1{index}x", "input_{index}", "a b{index}"])
+def test_bad_copy_names_are_refused(pattern: str) -> None:
+    text = f'inputs: {{x: [batch, 4]}}\nlayers:\n  - {{linear: 4, repeat: 2, copies: "{pattern}"}}\n'
+    with pytest.raises(ArchspecError) as err:
+        archspec.load_text(text)
+    assert err.value.code == "bad-name" and err.value.loc is not None and err.value.loc.line == 3

@@ -36,7 +36,8 @@ def test_example_notebook_shows_a_table_and_diagrams() -> None:
 def test_summary_html_matches_the_text_table_and_escapes() -> None:
     a = archspec.analyze(str(ROOT / "specs" / "mlp.yaml"))
     page = summary_html(a)
-    assert page.count("<tr>") == 1 + 5 + 5  # header, five layers, five totals
+    assert page.count("<tr>") == 1 + 5 + 6  # header, five layers, six totals
+    assert "Other FLOPs</th>" in page and "2,065 (with batch=1)" in page
     assert "fc1 (Linear)" in page and "66,564" in page and "Total params</th>" in page
     assert "333,853" in page and a._repr_html_() == page
     a.model = "<script>x</script>"  # names are identifiers; the table escapes all the same

@@ -37,3 +37,9 @@ def test_text_artifacts_are_unchanged(spec: Path, tmp_path: Path, update_golden:
             golden.write_text(got.read_text())
         assert golden.exists(), f"no golden {golden.name}: run pytest --update-golden and review it"
         assert got.read_text() == golden.read_text(), f"{spec.name}: {kind} changed"
+
+
+def test_every_golden_file_has_its_spec() -> None:
+    """A golden copy nobody compares (its spec renamed or removed) would pass forever."""
+    expected = {f"{spec.stem}.{kind}" for spec in SPECS for kind in KINDS}
+    assert {p.name for p in GOLDEN.iterdir()} == expected

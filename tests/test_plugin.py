@@ -90,3 +90,17 @@ def test_broken_plugin_is_one_clean_error(tmp_path: Path, monkeypatch: pytest.Mo
         layers.registry()
     assert e.value.code == "plugin" and "no_such_module_anywhere" in str(e.value)
     monkeypatch.setattr(layers, "_LOADED", True)
+
+
+def test_plugin_layer_costs_match_flop_counter(plugin_installed: None) -> None:
+    pytest.importorskip("torch")
+    from flopcount import step_flops
+
+    spec = archspec.load_text(SPEC)
+    a = archspec.analyze(spec, sizes={"batch": 2, "seq": 3})
+    rows = 2 * 3
+    assert a.macs == rows * (3 * 16 * 32 + 16 * 4)
+    assert a.other_flops == rows * (2 * 32 + 4)  # silu and product, the linear's bias
+    model = archspec.build(spec, seed=0).train()
+    (x,) = archspec.example_inputs(spec, sizes={"batch": 2, "seq": 3})
+    assert step_flops(lambda: model(x)) == (a.flops.forward, a.flops.backward)

@@ -3,6 +3,7 @@ ArchspecError. A longer run: `HYPOTHESIS_PROFILE=fuzz pytest tests/test_properti
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import tempfile
@@ -77,7 +78,7 @@ def graphs(draw: st.DrawFn) -> dict[str, Any]:
             layers.append({"name": name, "mlp": {"width": out}, "repeat": draw(st.integers(0, 3))})
             out = out if layers[-1]["repeat"] else last
         nodes.append((name, out))
-    return {"vars": {"unused": 1}, "blocks": BLOCKS, "inputs": {"x": shape}, "layers": layers}
+    return {"vars": {"unused": 1}, "blocks": copy.deepcopy(BLOCKS), "inputs": {"x": shape}, "layers": layers}
 
 
 def load(spec: dict[str, Any]) -> archspec.Spec:
@@ -163,15 +164,33 @@ def mutate(data: Any, choice: str, index: int) -> Any:
     return data
 
 
+# Codes that a spec's text cannot cause (files, sizes given on the command line, the backends).
+NOT_FROM_SPEC_TEXT = {
+    "file-not-found",
+    "file-too-large",
+    "dim-size",
+    "no-model",
+    "memory-budget",
+    "missing-dependency",
+    "unsupported",
+    "export",
+    "render",
+    "io",
+    "plugin",
+}
+
+
 @given(graphs(), st.lists(st.tuples(MUTATIONS, st.integers(0, 1000)), min_size=1, max_size=3))
 def test_mutations_raise_only_archspec_errors(spec: dict[str, Any], changes: list[tuple[str, int]]) -> None:
     for choice, index in changes:
         spec = mutate(spec, choice, index)
+    text = json.dumps(spec)
     try:
-        analysis = archspec.analyze(load(spec))
+        analysis = archspec.analyze(archspec.load_text(text))
     except archspec.ArchspecError as e:
-        assert e.code in CODES
+        assert e.code not in NOT_FROM_SPEC_TEXT, e.format()
         assert e.loc is not None, f"error without a location: {e}"
+        assert e.loc.line == 1 and 1 <= e.loc.col <= len(text), e.format()  # within the one-line JSON
         return
     # what passes is safe to generate and run: the emitted source parses and defines its classes
     # without running anything from the spec (a hostile name would have touched PWNED)
@@ -186,3 +205,23 @@ def test_mutations_raise_only_archspec_errors(spec: dict[str, Any], changes: lis
             assert not os.path.exists("PWNED")
         finally:
             os.chdir(cwd)
+
+
+def test_codes_not_from_spec_text_are_codes() -> None:
+    assert NOT_FROM_SPEC_TEXT.issubset(CODES)  # a misspelled code here would check nothing
+
+
+@settings(max_examples=40)
+@given(graphs())
+def test_random_graphs_costs_match_flop_counter(spec: dict[str, Any]) -> None:
+    """MACs and training FLOPs (frozen blocks, skips, repeats) equal FlopCounterMode's count of a
+    real forward and backward."""
+    pytest.importorskip("torch")
+    from flopcount import step_flops
+
+    s = load(spec)
+    sizes = {k: v for k, v in {"batch": 2, "seq": 3}.items() if k in archspec.analyze(s).symbols}
+    a = archspec.analyze(s, sizes=sizes)
+    module = archspec.build(s, seed=0).train()
+    (x,) = archspec.example_inputs(s, sizes=sizes)
+    assert step_flops(lambda: module(x)) == (2 * a.macs, a.flops.backward)

@@ -41,6 +41,7 @@ def summary_text(a: Analysis, depth: int | None = None) -> str:
         f"Non-trainable params: {a.non_trainable_params:,}",
         f"Buffers: {a.buffers:,}",
         f"MACs: {_macs(a)}",
+        f"Other FLOPs: {_macs(a, a.other_flops)}",
         rule,
     ]
     return "\n".join(out)
@@ -69,9 +70,10 @@ def _count(n: Node) -> str:
     return f"{p:,}"
 
 
-def _macs(a: Analysis) -> str:
+def _macs(a: Analysis, value: int | None = None) -> str:
+    """MACs (or another count at the same sizes), saying which symbolic dims count as 1."""
     sym = sorted({s for t in a.inputs.values() for s in t.symbols})
-    unit = f"{a.macs:,}"
+    unit = f"{a.macs if value is None else value:,}"
     return unit + (f" (with {', '.join(f'{s}=1' for s in sym)})" if sym else "")
 
 
@@ -101,6 +103,7 @@ def summary_html(a: Analysis, depth: int | None = None) -> str:
         ("Non-trainable params", f"{a.non_trainable_params:,}"),
         ("Buffers", f"{a.buffers:,}"),
         ("MACs", _macs(a)),
+        ("Other FLOPs", _macs(a, a.other_flops)),
     ]
     foot = "".join(
         f'<tr><th colspan="2" style="text-align:left">{k}</th><td colspan="2" style="text-align:right">'
@@ -137,6 +140,8 @@ def _model_json(a: Analysis) -> dict[str, Any]:
         "non_trainable_params": a.non_trainable_params,
         "buffers": a.buffers,
         "macs": a.macs,
+        "other_flops": a.other_flops,
+        "training_flops": {"forward": a.flops.forward, "backward": a.flops.backward},
         "sizes": a.sizes,
         "nodes": _nodes_json(a, a.graph, {}, 0),
     }
@@ -189,6 +194,8 @@ def _node_json(a: Analysis, node: Node, ins: list[str], depth: int) -> dict[str,
         "trainable_params": node.counts.trainable,
         "buffers": node.counts.buffers,
         "macs": a.macs_of(node),
+        "other_flops": a.other_flops_of(node),
+        "backward_flops": a.backward_flops_of(node),
         "label": node.label,
         "doc": node.doc,
         "line": node.loc.line if node.loc else None,

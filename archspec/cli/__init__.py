@@ -135,8 +135,14 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--out", default=None, help="write it to this file instead")
 
     from archspec.backends.diffview import add_diff_command
+    from archspec.lsp import add_lsp_command
 
     add_diff_command(sub)
+    add_lsp_command(sub)
+
+    from archspec.cli.plan import add_plan_command
+
+    add_plan_command(sub)
 
     c = _command(sub, "layers", "list the registered layer types", _layers)
     c.add_argument("--markdown", action="store_true", help="print the full reference (docs/layers.md)")

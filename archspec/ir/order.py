@@ -27,7 +27,7 @@ def assign_names(entries: list[Entry], taken: list[str], value_loc: Any) -> list
         if name is None:
             names.append("")
             continue
-        problem = name_problem(name)
+        problem = name_problem(name, is_node=True)
         if problem:
             raise ArchspecError(
                 "bad-name", f"bad node name {name!r}: {problem}", loc=value_loc((*e.path, "name"))

@@ -16,6 +16,7 @@ from archspec.ir.graph import Graph, GraphNode, InputNode, LayerNode
 from archspec.shapes import TensorType
 from archspec.spec.entries import Entry
 from archspec.spec.model import EntryFields
+from archspec.spec.names import name_problem
 
 if TYPE_CHECKING:
     from archspec.ir.expand import Elaborator
@@ -53,7 +54,8 @@ def repeat_node(
         el.tick(e.loc)
         ivalue = el._value(value, e, {**scope, "index": i}, graph)
         xs_i = [sub.type_of(r) for r in feed]
-        child = el.make(sub, e, kind, ivalue, str(i), f"{path}.{i}", list(feed), xs_i, stack)
+        copy = _copy_name(el, e, fields.copies, i, path)
+        child = el.make(sub, e, kind, ivalue, copy, f"{path}.{copy}", list(feed), xs_i, stack)
         child.trainable = fields.trainable
         if isinstance(child, LayerNode):
             child.init, child.regularizer = fields.init, fields.regularizer
@@ -69,7 +71,25 @@ def repeat_node(
             )
         feed = outs + feed[len(outs) :] if i + 1 < n else outs
     sub.outputs = feed
-    name = path.rpartition(".")[2]
+    name = path.rpartition(".")[2]  # the entry's own name (`layers`)
     node = GraphNode(name, path, e.loc, inputs, xs, of=e.key, graph=sub, kind="repeat", args={"count": n})
     node.outs = sub.output_types
     return node
+
+
+def _copy_name(el: Elaborator, e: Entry, pattern: str | None, index: int, path: str) -> str:
+    """Copy ``index``'s name: its index, or the entry's `copies:` pattern (``encoder_layer_{index}``)."""
+    if pattern is None:
+        return str(index)
+    name = pattern.replace("{index}", str(index))
+    problem = name_problem(name, is_node=True)
+    if problem or "{index}" not in pattern or name in ("input",) or name.startswith("input_"):
+        raise ArchspecError(
+            "bad-name",
+            f"`copies: {pattern}` names copy {index} {name!r}: "
+            + (problem or "the pattern must contain {index} and not name an input"),
+            loc=el.src.value_loc((*e.path, "copies")),
+            node=path,
+            hint="write a pattern such as encoder_layer_{index}",
+        )
+    return name

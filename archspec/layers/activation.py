@@ -6,8 +6,9 @@ from typing import ClassVar
 
 from pydantic import Field
 
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.base import LayerParams, LayerType, Shape, TorchCtor, need_float, numel
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 
@@ -17,6 +18,7 @@ class _Elementwise(LayerType):
     family = "activation"
     torch_cls: ClassVar[str]
     examples = [({}, [tensor("batch", 6)]), ({}, [tensor("batch", 2, 3, 3)])]
+    keeps: ClassVar[str] = "out"
 
     @classmethod
     def infer(cls, p: LayerParams, xs: list[TensorType]) -> TensorType:
@@ -24,8 +26,12 @@ class _Elementwise(LayerType):
         return xs[0]
 
     @classmethod
-    def macs(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
-        return 0
+    def memory(cls, p: LayerParams, c: MemCtx) -> Memory:
+        return Memory(keep=(Kept(cls.keeps),))
+
+    @classmethod
+    def other_flops(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
+        return costs.elementwise(numel(out))
 
     @classmethod
     def torch(cls, p: LayerParams, xs: list[TensorType]) -> TorchCtor:
@@ -51,6 +57,7 @@ class LeakyReLU(_Elementwise):
     name = "leaky_relu"
     torch_cls = "nn.LeakyReLU"
     primary = "negative_slope"
+    keeps = "in0"
 
     class Params(LayerParams):
         negative_slope: float = 0.01
@@ -63,6 +70,7 @@ class GELU(_Elementwise):
     name = "gelu"
     torch_cls = "nn.GELU"
     primary = "approximate"
+    keeps = "in0"
 
     class Params(LayerParams):
         approximate: str = Field("none", pattern="^(none|tanh)$")
@@ -74,6 +82,7 @@ class SiLU(_Elementwise):
 
     name = "silu"
     torch_cls = "nn.SiLU"
+    keeps = "in0"
 
 
 @register_layer
@@ -119,8 +128,8 @@ class Softmax(_Elementwise):
         return x
 
     @classmethod
-    def macs(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
-        return numel(out)
+    def other_flops(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
+        return costs.softmax(numel(out))
 
 
 @register_layer

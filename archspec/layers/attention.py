@@ -9,7 +9,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from archspec.layers import register_layer
+from archspec.layers import attention_memory as mem
+from archspec.layers import costs, register_layer
 from archspec.layers.base import (
     LayerParams,
     LayerType,
@@ -20,6 +21,8 @@ from archspec.layers.base import (
     need_int,
     need_rank,
 )
+from archspec.layers.costs import Product
+from archspec.layers.memory import MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 Rate = Annotated[float, Field(ge=0.0, lt=1.0)]  # a dropout probability
@@ -80,11 +83,6 @@ def _projections(weights: dict[str, Shape]) -> tuple[str, ...]:
     )
 
 
-def _mha_macs(batch: int, seq_q: int, seq_k: int, d: int, kdim: int) -> int:
-    """Q, K, V and output projections, plus Q K^T and attention-weighted V."""
-    return batch * (2 * seq_q * d * d + 2 * seq_k * kdim * d + 2 * seq_q * seq_k * d)
-
-
 @register_layer
 class MultiheadAttention(LayerType):
     """Multi-head scaled dot-product attention (``torch.nn.MultiheadAttention``, batch-first).
@@ -139,10 +137,19 @@ class MultiheadAttention(LayerType):
         return _mha_weights("", d, kdim, p.bias)
 
     @classmethod
-    def macs(cls, p: Params, xs: list[Shape], out: Shape) -> int:
-        batch, seq_q, d = xs[0]
-        _, seq_k, kdim = xs[-1]
-        return _mha_macs(batch, seq_q, seq_k, d, kdim)
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        return mem.multihead(c, p.heads, p.dropout, p.causal, p.bias)
+
+    @classmethod
+    def products(cls, p: Params, xs: list[Shape], out: Shape) -> list[Product]:
+        (batch, seq_q, d), (_, seq_k, kdim) = xs[0], xs[-1]
+        memory = costs.arg(len(xs) - 1)
+        return costs.attention_products("", batch, seq_q, seq_k, d, kdim, costs.arg(0), memory)
+
+    @classmethod
+    def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        (batch, seq_q, d), seq_k = xs[0], xs[-1][1]
+        return costs.attention_other(batch, seq_q, seq_k, d, p.heads, p.bias, p.causal)
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
@@ -236,14 +243,26 @@ class TransformerEncoderLayer(LayerType):
         return _mha_weights("self_attn.", d, d, p.bias) | cls._ff_weights(p, d, 2)
 
     @classmethod
+    def memory(cls, p: TransformerParams, c: MemCtx) -> Memory:
+        ff, gelu = p.dim_feedforward or 4 * c.ins[0][2], p.activation == "gelu"
+        return mem.encoder_layer(c, p.heads, ff, p.dropout, gelu, p.norm_first, p.causal)
+
+    @classmethod
     def penalized(cls, p: TransformerParams, xs: list[TensorType]) -> tuple[str, ...]:
         return _projections(cls.weights(p, xs))
 
     @classmethod
-    def macs(cls, p: TransformerParams, xs: list[Shape], out: Shape) -> int:
-        batch, seq, d = xs[0]
-        ff = p.dim_feedforward or 4 * d
-        return _mha_macs(batch, seq, seq, d, d) + 2 * batch * seq * d * ff
+    def products(cls, p: TransformerParams, xs: list[Shape], out: Shape) -> list[Product]:
+        (batch, seq, d), ff = xs[0], p.dim_feedforward or 4 * xs[0][2]
+        x = costs.INNER if p.norm_first else costs.arg(0)  # pre-norm attends to norm1(x)
+        attn = costs.attention_products("self_attn.", batch, seq, seq, d, d, x, x)
+        return attn + costs.feed_forward_products(batch * seq, d, ff)
+
+    @classmethod
+    def other_flops(cls, p: TransformerParams, xs: list[Shape], out: Shape) -> int:
+        (batch, seq, d), ff = xs[0], p.dim_feedforward or 4 * xs[0][2]
+        attn = costs.attention_other(batch, seq, seq, d, p.heads, p.bias, p.causal)
+        return attn + costs.feed_forward_other(batch * seq, d, ff, p.bias, sublayers=2)
 
     @classmethod
     def torch(cls, p: TransformerParams, xs: list[TensorType]) -> TorchCtor:
@@ -332,7 +351,18 @@ class TransformerDecoderLayer(TransformerEncoderLayer):
         return attn | cls._ff_weights(p, d, 3)
 
     @classmethod
-    def macs(cls, p: TransformerParams, xs: list[Shape], out: Shape) -> int:
-        batch, seq, d = xs[0]
-        seq_m = xs[1][1]
-        return super().macs(p, xs, out) + _mha_macs(batch, seq, seq_m, d, d)
+    def memory(cls, p: TransformerParams, c: MemCtx) -> Memory:
+        ff, gelu = p.dim_feedforward or 4 * c.ins[0][2], p.activation == "gelu"
+        return mem.decoder_layer(c, p.heads, ff, p.dropout, gelu, p.norm_first, p.causal)
+
+    @classmethod
+    def products(cls, p: TransformerParams, xs: list[Shape], out: Shape) -> list[Product]:
+        (batch, seq, d), seq_m = xs[0], xs[1][1]
+        cross = costs.attention_products("multihead_attn.", batch, seq, seq_m, d, d, costs.INNER, "in1")
+        return super().products(p, xs, out) + cross
+
+    @classmethod
+    def other_flops(cls, p: TransformerParams, xs: list[Shape], out: Shape) -> int:
+        (batch, seq, d), seq_m = xs[0], xs[1][1]
+        cross = costs.attention_other(batch, seq, seq_m, d, p.heads, p.bias, causal=False)
+        return super().other_flops(p, xs, out) + cross + costs.sublayer_other(batch * seq * d, p.bias)

@@ -13,6 +13,10 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 
+from archspec.errors import ErrorCode
+from archspec.layers import costs
+from archspec.layers.costs import Product
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import Dim, TensorType
 
 Shape = tuple[int, ...]
@@ -44,7 +48,7 @@ class ShapeError(Exception):
         expected: str | None = None,
         got: str | None = None,
         hint: str | None = None,
-        code: str = "shape-mismatch",
+        code: ErrorCode = "shape-mismatch",
     ) -> None:
         super().__init__(message)
         self.message, self.expected, self.got, self.hint, self.code = (
@@ -168,6 +172,13 @@ class LayerType:
         return {}
 
     @classmethod
+    def memory(cls, p: Any, c: MemCtx) -> Memory:
+        """What the layer holds in memory (``archspec.layers.memory``): the storages autograd
+        saves for backward, outputs that are views, KV cache, tensor-parallel split. A layer
+        that does not say is assumed to keep each of its inputs."""
+        return Memory(keep=tuple(Kept(f"in{i}") for i in range(len(c.ins))))
+
+    @classmethod
     def penalized(cls, p: Any, xs: list[TensorType]) -> tuple[str, ...]:
         """The parameters that L1/L2 penalties (`regularizer:`) and weight decay act on: the
         weights of linear maps (weight matrices, convolution kernels, embedding tables), not
@@ -175,9 +186,33 @@ class LayerType:
         return ()
 
     @classmethod
-    def macs(cls, p: Any, xs: list[tuple[int, ...]], out: tuple[int, ...]) -> int:
-        """Multiply-accumulates for concrete input/output shapes."""
+    def macs(cls, p: Any, xs: list[Shape], out: Shape) -> int:
+        """Multiply-accumulates of the matrix products and convolutions, for concrete shapes:
+        what torch's ``FlopCounterMode`` counts, halved (bias adds excluded; docs/costs.md).
+        The sum of ``products``; a layer may override either."""
+        return sum(pr.macs for pr in cls.products(p, xs, out))
+
+    @classmethod
+    def products(cls, p: Any, xs: list[Shape], out: Shape) -> list[Product]:
+        """The forward pass's matrix products and convolutions, each with its MACs and its two
+        operands (an input, a parameter, a value computed inside the layer, or a constant), from
+        which the backward pass's FLOPs follow. A layer that overrides only ``macs`` is taken to
+        multiply its first input by its parameters."""
+        if getattr(cls.macs, "__func__", None) is not LayerType.macs.__func__:  # type: ignore[attr-defined]
+            return [Product(cls.macs(p, xs, out), costs.arg(0), costs.INNER)]
+        return []
+
+    @classmethod
+    def other_flops(cls, p: Any, xs: list[Shape], out: Shape) -> int:
+        """FLOPs of everything else the forward pass computes at inference (normalization,
+        pooling, softmax, activations, adds, bias adds), by the rules of ``archspec.layers.costs``."""
         return 0
+
+    @classmethod
+    def output_requires_grad(cls, p: Any, inputs: list[bool], trainable: bool) -> bool:
+        """Whether the output requires a gradient, given which inputs do and whether any of the
+        layer's parameters is trainable (a step function or a comparison cuts the graph)."""
+        return trainable or any(inputs)
 
     @classmethod
     def torch(cls, p: Any, xs: list[TensorType]) -> TorchCtor | None:

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import NonNegativeInt, PositiveInt, ValidationInfo, field_validator
 
 from archspec import shapes as dims
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.base import (
     LayerParams,
     LayerType,
@@ -19,6 +19,8 @@ from archspec.layers.base import (
     need_rank,
     numel,
 )
+from archspec.layers.costs import Product
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import Dim, TensorType, tensor
 
 # Shared spatial helpers (pool.py uses them too) ---------------------------------------
@@ -181,8 +183,25 @@ class _Conv(LayerType):
         return w
 
     @classmethod
-    def macs(cls, p: _ConvParams, xs: list[Shape], out: Shape) -> int:
-        return numel(out) * (xs[0][1] // p.groups) * numel(per_dim(p.kernel, cls.ndim))
+    def memory(cls, p: _ConvParams, c: MemCtx) -> Memory:
+        # the input (and the weight); "same" padding of an odd total width pads a copy first
+        x = c.ins[0]
+        if p.padding == "same":
+            kernel, dilation = per_dim(p.kernel, cls.ndim), per_dim(p.dilation, cls.ndim)
+            odd = [d * (k - 1) % 2 for k, d in zip(kernel, dilation, strict=True)]
+            if any(odd):
+                padded = (*x[:2], *(s + o for s, o in zip(x[2:], odd, strict=True)))
+                return Memory(keep=(Kept("padded", padded),))
+        return Memory(keep=(Kept("in0"),))
+
+    @classmethod
+    def products(cls, p: _ConvParams, xs: list[Shape], out: Shape) -> list[Product]:
+        macs = costs.conv(numel(out), xs[0][1] // p.groups, numel(per_dim(p.kernel, cls.ndim)))
+        return [Product(macs, costs.arg(0), "weight")]
+
+    @classmethod
+    def other_flops(cls, p: _ConvParams, xs: list[Shape], out: Shape) -> int:
+        return costs.bias(numel(out), p.bias)
 
     @classmethod
     def torch(cls, p: _ConvParams, xs: list[TensorType]) -> TorchCtor:

@@ -6,6 +6,7 @@ from pydantic import PositiveInt, ValidationInfo, field_validator
 
 from archspec.layers import register_layer
 from archspec.layers.base import LayerParams, LayerType, Shape, ShapeError, TorchCtor
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 
@@ -62,6 +63,14 @@ class Embedding(LayerType):
     @classmethod
     def weights(cls, p: Params, xs: list[TensorType]) -> dict[str, Shape]:
         return {"weight": (p.num, p.dim)}
+
+    @classmethod
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        return Memory(keep=(Kept("in0"),))  # the ids, to scatter the weight's gradient
+
+    @classmethod
+    def id_range(cls, p: Params) -> int:
+        return p.num
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:

@@ -9,7 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal, Self
 from pydantic import Field, NonNegativeInt, PositiveFloat, PositiveInt, model_validator
 
 from archspec import shapes as dims
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.base import (
     LayerParams,
     LayerType,
@@ -21,6 +21,8 @@ from archspec.layers.base import (
     need_rank,
     numel,
 )
+from archspec.layers.costs import Product
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import Dim, TensorType, tensor
 
 PosPair = Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]
@@ -129,9 +131,17 @@ class _ConvTranspose(LayerType):
         return w
 
     @classmethod
-    def macs(cls, p: Any, xs: list[Shape], out: Shape) -> int:
-        # Every input element is multiplied by a kernel for each output channel of its group.
-        return numel(xs[0]) * (p.out // p.groups) * numel(_per_dim(p.kernel, cls.nd))
+    def memory(cls, p: Any, c: MemCtx) -> Memory:
+        return Memory(keep=(Kept("in0"),))  # the input (and the weight)
+
+    @classmethod
+    def products(cls, p: Any, xs: list[Shape], out: Shape) -> list[Product]:
+        macs = costs.conv_transpose(numel(xs[0]), p.out // p.groups, numel(_per_dim(p.kernel, cls.nd)))
+        return [Product(macs, costs.arg(0), "weight")]
+
+    @classmethod
+    def other_flops(cls, p: Any, xs: list[Shape], out: Shape) -> int:
+        return costs.bias(numel(out), p.bias)
 
     @classmethod
     def torch(cls, p: Any, xs: list[TensorType]) -> TorchCtor:
@@ -226,7 +236,7 @@ class Upsample(LayerType):
     ``floor(L * scale)``, as in torch) or ``size`` (an int, or one int per spatial
     dimension). ``mode: nearest`` takes ``[batch, channels, length]``, ``[batch, channels,
     h, w]`` or 5-D input; ``mode: bilinear`` needs a 4-D ``[batch, channels, h, w]`` input
-    and may set ``align_corners``. MACs: 4 per output element for bilinear, 0 for nearest.
+    and may set ``align_corners``. No MACs; bilinear costs 7 other FLOPs per output element.
     """
 
     name = "upsample"
@@ -277,8 +287,12 @@ class Upsample(LayerType):
         return x.with_shape((*x.shape[:2], *(_scaled(d, p.scale) for d in x.shape[2:])))
 
     @classmethod
-    def macs(cls, p: Params, xs: list[Shape], out: Shape) -> int:
-        return 4 * numel(out) if p.mode == "bilinear" else 0
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        return Memory()  # nearest and bilinear keep only the sizes
+
+    @classmethod
+    def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        return costs.bilinear(numel(out)) if p.mode == "bilinear" else 0  # nearest copies
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import PositiveInt
 
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.base import (
     LayerParams,
     LayerType,
@@ -15,6 +15,8 @@ from archspec.layers.base import (
     need_rank,
     numel,
 )
+from archspec.layers.costs import Product
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 
@@ -60,12 +62,22 @@ class Linear(LayerType):
         return w
 
     @classmethod
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        # the matmul keeps its input (a [-1, in] view of it) for the weight's gradient
+        return Memory(keep=(Kept("in0"),) if c.trains else ())
+
+    @classmethod
     def penalized(cls, p: Params, xs: list[TensorType]) -> tuple[str, ...]:
         return ("weight",)
 
     @classmethod
-    def macs(cls, p: Params, xs: list[Shape], out: Shape) -> int:
-        return numel(out) * xs[0][-1]
+    def products(cls, p: Params, xs: list[Shape], out: Shape) -> list[Product]:
+        rows = numel(out) // p.out
+        return [Product(costs.linear(rows, xs[0][-1], p.out), costs.arg(0), "weight")]
+
+    @classmethod
+    def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        return costs.bias(numel(out), p.bias)
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:

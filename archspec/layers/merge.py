@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from archspec import shapes as dims
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.base import LayerParams, LayerType, Shape, ShapeError, TorchFn, numel
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 
@@ -74,6 +75,14 @@ class _Elementwise(LayerType):
         return xs[0]
 
     @classmethod
+    def memory(cls, p: LayerParams, c: MemCtx) -> Memory:
+        return Memory()  # a sum keeps nothing (a product does: see Multiply)
+
+    @classmethod
+    def other_flops(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
+        return costs.elementwise(numel(out), len(xs) - 1)  # k inputs: k - 1 adds or multiplies
+
+    @classmethod
     def torch_fn(cls, p: LayerParams) -> TorchFn:
         return TorchFn(cls.fn, reduce=True, source=cls.source)
 
@@ -110,8 +119,17 @@ class Multiply(_Elementwise):
     ]
 
     @classmethod
-    def macs(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
-        return numel(out) * (len(xs) - 1)
+    def memory(cls, p: LayerParams, c: MemCtx) -> Memory:
+        # ((a * b) * c) ...: each product keeps a factor when the other one needs a gradient
+        kept: list[Kept] = []
+        left, left_grad = Kept("in0"), c.grad(0)
+        for i in range(1, len(c.ins)):
+            if c.grad(i):
+                kept.append(left)
+            if left_grad:
+                kept.append(Kept(f"in{i}"))
+            left, left_grad = Kept(f"product{i}", c.out), left_grad or c.grad(i)
+        return Memory(keep=tuple(kept))
 
 
 @register_layer
@@ -160,6 +178,10 @@ class Concat(LayerType):
         for x in xs[1:]:
             joined = dims.add(joined, x.shape[d])
         return xs[0].with_shape((*xs[0].shape[:d], joined, *xs[0].shape[d + 1 :]))
+
+    @classmethod
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        return Memory()  # only the sizes
 
     @classmethod
     def torch_fn(cls, p: Params) -> TorchFn:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, PositiveFloat, PositiveInt
 
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.base import (
     LayerParams,
     LayerType,
@@ -16,6 +16,7 @@ from archspec.layers.base import (
     need_rank,
     numel,
 )
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 
@@ -72,8 +73,14 @@ class BatchNorm(LayerType):
         return {"running_mean": (c,), "running_var": (c,), "num_batches_tracked": ()}
 
     @classmethod
-    def macs(cls, p: Params, xs: list[Shape], out: Shape) -> int:
-        return numel(out)  # at inference, one multiply-add per element
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        # training: the input and the batch's mean and inverse std per channel
+        ch = (c.ins[0][1],)
+        return Memory(keep=(Kept("in0"), Kept("mean", ch, "stat"), Kept("invstd", ch, "stat")))
+
+    @classmethod
+    def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        return costs.batch_norm(numel(out))
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
@@ -132,8 +139,15 @@ class LayerNorm(LayerType):
         return {"weight": shape, "bias": shape} if p.bias else {"weight": shape}
 
     @classmethod
-    def macs(cls, p: Params, xs: list[Shape], out: Shape) -> int:
-        return 2 * numel(out)  # the statistics, then the scale and shift
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        # the input, and the mean and reciprocal std of each normalized slice
+        stats = (*c.ins[0][: -p.dims], *(1,) * p.dims)
+        return Memory(keep=(Kept("in0"), Kept("mean", stats, "stat"), Kept("rstd", stats, "stat")))
+
+    @classmethod
+    def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        affine = p.elementwise_affine
+        return costs.layer_norm(numel(out), weight=affine, bias=affine and p.bias)
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from pydantic import NonNegativeInt, PositiveInt
 
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.base import (
     LayerType,
     Shape,
@@ -17,6 +17,7 @@ from archspec.layers.base import (
     numel,
 )
 from archspec.layers.conv import SpatialParams, fmt_size, per_dim, spatial_out, torch_arg
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 
@@ -64,9 +65,14 @@ class _Pool(LayerType):
         return x.with_shape((*x.shape[:2], *spatial))
 
     @classmethod
-    def macs(cls, p: _PoolParams, xs: list[Shape], out: Shape) -> int:
-        # Averaging accumulates each window; taking a max multiplies nothing.
-        return numel(out) * numel(per_dim(p.kernel, cls.ndim)) if cls.averages else 0
+    def memory(cls, p: _PoolParams, c: MemCtx) -> Memory:
+        # the input; a max also keeps the argmax of each window (int64, the output's shape)
+        indices = None if cls.averages else Kept("indices", c.out, "int64")
+        return Memory(keep=tuple(k for k in (Kept("in0"), indices) if k is not None))
+
+    @classmethod
+    def other_flops(cls, p: _PoolParams, xs: list[Shape], out: Shape) -> int:
+        return costs.window(numel(out), numel(per_dim(p.kernel, cls.ndim)), average=cls.averages)
 
     @classmethod
     def torch(cls, p: _PoolParams, xs: list[TensorType]) -> TorchCtor:
@@ -188,8 +194,13 @@ class _Adaptive(LayerType):
         return x.with_shape((*x.shape[:2], *per_dim(p.size, cls.ndim)))
 
     @classmethod
-    def macs(cls, p: _AdaptiveParams, xs: list[Shape], out: Shape) -> int:
-        return numel(xs[0])  # every input element is accumulated (once, if windows do not overlap)
+    def memory(cls, p: _AdaptiveParams, c: MemCtx) -> Memory:
+        # an output of size 1 is a mean (keeps nothing); other sizes keep the input
+        return Memory(keep=() if set(per_dim(p.size, cls.ndim)) == {1} else (Kept("in0"),))
+
+    @classmethod
+    def other_flops(cls, p: _AdaptiveParams, xs: list[Shape], out: Shape) -> int:
+        return costs.adaptive_window(xs[0][2:], out[2:], planes=numel(out[:2]))
 
     @classmethod
     def torch(cls, p: _AdaptiveParams, xs: list[TensorType]) -> TorchCtor:
@@ -260,8 +271,12 @@ class GlobalAvgPool(LayerType):
         return x.with_shape(x.shape[:2])
 
     @classmethod
-    def macs(cls, p: object, xs: list[Shape], out: Shape) -> int:
-        return numel(xs[0])
+    def memory(cls, p: object, c: MemCtx) -> Memory:
+        return Memory()  # a mean keeps only the sizes
+
+    @classmethod
+    def other_flops(cls, p: object, xs: list[Shape], out: Shape) -> int:
+        return costs.window(numel(out), numel(xs[0][2:]), average=True)
 
     @classmethod
     def torch(cls, p: object, xs: list[TensorType]) -> TorchCtor:

@@ -6,9 +6,10 @@ from typing import Literal
 
 from pydantic import PositiveInt
 
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.attention import Rate, sequence_features
-from archspec.layers.base import LayerParams, LayerType, Shape, ShapeError, TorchCtor
+from archspec.layers.base import LayerParams, LayerType, Shape, ShapeError, TorchCtor, numel
+from archspec.layers.memory import MemCtx, Memory, dropout_kept
 from archspec.shapes import Dim, TensorType, tensor
 
 
@@ -65,6 +66,15 @@ class PositionalEncoding(LayerType):
     def weights(cls, p: PositionalParams, xs: list[TensorType]) -> dict[str, Shape]:
         d = sequence_features(xs[0], cls.name)
         return {"weight": (_max_len(p), d)} if p.kind == "learned" else {}
+
+    @classmethod
+    def other_flops(cls, p: PositionalParams, xs: list[Shape], out: Shape) -> int:
+        table = costs.sinusoid_table(out[1] * out[2]) if p.kind == "sinusoidal" else 0
+        return costs.elementwise(numel(out)) + table
+
+    @classmethod
+    def memory(cls, p: PositionalParams, c: MemCtx) -> Memory:
+        return Memory(keep=dropout_kept("dropout", c.out, p.dropout, c))  # the sum keeps nothing
 
     @classmethod
     def torch(cls, p: PositionalParams, xs: list[TensorType]) -> TorchCtor:

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal, Self
 
 from pydantic import Field, PositiveInt, model_validator
 
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.base import (
     LayerParams,
     LayerType,
@@ -16,6 +16,8 @@ from archspec.layers.base import (
     need_int,
     need_rank,
 )
+from archspec.layers.costs import Product
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 Output = Literal["sequence", "last", "hidden"]
@@ -48,6 +50,7 @@ class _Recurrent(LayerType):
     Params: ClassVar[type[LayerParams]] = RecurrentParams
     gates: ClassVar[int]
     torch_cls: ClassVar[str]
+    step: ClassVar[tuple[tuple[int, int], ...] | None]
 
     @classmethod
     def penalized(cls, p: RecurrentParams, xs: list[TensorType]) -> tuple[str, ...]:
@@ -90,15 +93,78 @@ class _Recurrent(LayerType):
         return w
 
     @classmethod
-    def macs(cls, p: RecurrentParams, xs: list[Shape], out: Shape) -> int:
-        # Per time step and direction: gates * (in + hidden) * hidden (input and recurrent matmuls).
-        batch, seq, fan_in = xs[0]
-        dirs = 2 if p.bidirectional else 1
-        total = 0
+    def memory(cls, p: RecurrentParams, c: MemCtx) -> Memory:
+        batch, seq, features = c.ins[0]
+        fused = cls.step is None
+        dirs, h = 2 if p.bidirectional else 1, p.hidden
+        kept = [Kept("h0", (p.layers * dirs, batch, h))] + (
+            [Kept("c0", (p.layers * dirs, batch, h))] if fused else []
+        )
+        below = Kept("x", (seq, batch, features))  # the input, time-major (a copy)
         for layer in range(p.layers):
-            width = fan_in if layer == 0 else p.hidden * dirs
-            total += cls.gates * (width + p.hidden) * p.hidden
-        return total * seq * batch * dirs
+            width = below.shape[-1]
+            kept.append(below)
+            if dirs == 2 and not fused and layer == 0:  # each direction copies the batch-first input
+                kept.append(Kept("x.reverse", (seq, batch, width)))
+            outs = []
+            for d in range(dirs):
+                tag = f"l{layer}.d{d}"
+                if fused:
+                    outs.append(Kept(f"{tag}.out", (seq, batch, h)))
+                    kept += [outs[-1], Kept(f"{tag}.hy", (batch, h)), Kept(f"{tag}.cy", (batch, h))]
+                    kept.append(
+                        Kept(
+                            f"{tag}.workspace", (onednn_workspace(cls.gates, seq, batch, width, h),), "uint8"
+                        )
+                    )
+                    if not p.bias:  # the kernel then gets copies of the weights
+                        kept += [
+                            Kept(f"{tag}.w_ih", (cls.gates * h, width)),
+                            Kept(f"{tag}.w_hh", (cls.gates * h, h)),
+                        ]
+                else:
+                    steps = [
+                        (f"{tag}.s{i}", (batch, w * h), seq + extra)
+                        for i, (w, extra) in enumerate(cls.step or ())
+                    ]
+                    kept += [Kept(name, shape, count=n) for name, shape, n in steps if n > 0]
+            out = outs[0] if fused and dirs == 1 else Kept(f"l{layer}.out", (seq, batch, h * dirs))
+            if p.dropout and layer + 1 < p.layers:
+                kept.append(Kept(f"l{layer}.mask", out.shape, "mask"))
+                out = Kept(f"l{layer}.dropped", out.shape)
+            below = out
+        if p.output == "hidden":
+            return Memory(
+                keep=tuple(kept), views={"out": Kept("h_n", (p.layers * dirs, batch, h))} if dirs == 1 else {}
+            )
+        return Memory(keep=tuple(kept), views={"out": below})
+
+    @classmethod
+    def products(cls, p: RecurrentParams, xs: list[Shape], out: Shape) -> list[Product]:
+        """Per layer and direction: the input projection of every step at once, then one
+        recurrent product per step (the first one multiplies the zero initial state)."""
+        batch, seq, fan_in = xs[0]
+        dirs, rows = 2 if p.bidirectional else 1, cls.gates * p.hidden
+        out_: list[Product] = []
+        for layer in range(p.layers):
+            width, x = (fan_in, costs.arg(0)) if layer == 0 else (p.hidden * dirs, costs.INNER)
+            for tag in (f"l{layer}", f"l{layer}_reverse")[:dirs]:
+                step = costs.linear(batch, p.hidden, rows)
+                out_ += [Product(costs.linear(batch * seq, width, rows), x, f"weight_ih_{tag}")]
+                out_ += [Product(step, costs.CONST, f"weight_hh_{tag}")]
+                out_ += [Product(step * (seq - 1), costs.INNER, f"weight_hh_{tag}")]
+        return out_
+
+    @classmethod
+    def other_flops(cls, p: RecurrentParams, xs: list[Shape], out: Shape) -> int:
+        batch, seq, _ = xs[0]
+        steps = seq * p.layers * (2 if p.bidirectional else 1)
+        return steps * cls.cell_flops(batch * p.hidden, p.bias)
+
+    @classmethod
+    def cell_flops(cls, n: int, bias: bool) -> int:
+        """The other FLOPs of one step of one cell over ``n`` hidden units."""
+        raise NotImplementedError
 
     @classmethod
     def torch_kwargs(cls, p: RecurrentParams) -> dict[str, object]:
@@ -169,6 +235,11 @@ class RNN(_Recurrent):
             [tensor("batch", "seq", 3)],
         ),
     ]
+    step = ((1, 0),)
+
+    @classmethod
+    def cell_flops(cls, n: int, bias: bool) -> int:
+        return costs.rnn_cell(n, bias)
 
     @classmethod
     def torch_kwargs(cls, p: RecurrentParams) -> dict[str, object]:
@@ -215,6 +286,11 @@ class LSTM(_Recurrent):
             [tensor("batch", "seq", 6)],
         ),
     ]
+    step = None
+
+    @classmethod
+    def cell_flops(cls, n: int, bias: bool) -> int:
+        return costs.lstm_cell(n, bias)
 
 
 @register_layer
@@ -240,3 +316,32 @@ class GRU(_Recurrent):
             [tensor("batch", "seq", 3)],
         ),
     ]
+    step = ((3, 0), (1, 0), (1, 0), (1, 0), (1, -1))
+
+    @classmethod
+    def cell_flops(cls, n: int, bias: bool) -> int:
+        return costs.gru_cell(n, bias)
+
+
+def onednn_workspace(gates: int, seq: int, batch: int, features: int, hidden: int) -> int:
+    """Bytes of the workspace oneDNN's float32 RNN keeps for backward, one layer and direction
+    (oneDNN ``rnn_utils``: gates, states, cell states and their gradients, each page-aligned)."""
+
+    def ld(dim: int) -> int:  # 64-byte aligned, and not a multiple of 256 (4K aliasing)
+        n = -(-dim // 16) * 16
+        return n + 16 if n % 256 == 0 else n
+
+    states, wide = 2 * (seq + 1) * batch * 4, max(features, hidden)
+    parts = [
+        seq * batch * ld(gates * hidden) * 4,  # gates
+        seq * batch * ld(hidden) * 4,  # hidden states
+        states * ld(wide),  # layer states
+        states * hidden,  # cell states
+        states * ld(wide),  # gradient of the layer states
+        states * ld(wide),  # gradient of the iteration states
+        states * hidden,  # gradient of the cell states
+    ]
+    offset = 0
+    for size in parts:
+        offset = -(-offset // 4096) * 4096 + size
+    return -(-offset // 4096) * 4096

@@ -6,6 +6,7 @@ from pydantic import Field
 
 from archspec.layers import register_layer
 from archspec.layers.base import LayerParams, LayerType, TorchCtor, need_float
+from archspec.layers.memory import MemCtx, Memory, dropout_kept
 from archspec.shapes import TensorType, tensor
 
 
@@ -29,6 +30,12 @@ class Dropout(LayerType):
     def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
         need_float(xs[0], cls.name)
         return xs[0]
+
+    @classmethod
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        if p.p == 0:  # torch returns the input itself
+            return Memory(views={"out": "in0"})
+        return Memory(keep=dropout_kept("dropout", c.ins[0], p.p, c))
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:

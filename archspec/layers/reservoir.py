@@ -6,8 +6,10 @@ from typing import Literal
 
 from pydantic import Field, PositiveInt
 
-from archspec.layers import register_layer
+from archspec.layers import costs, register_layer
 from archspec.layers.base import LayerParams, LayerType, Shape, TorchCtor, need_float, need_int, need_rank
+from archspec.layers.costs import Product
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 
@@ -68,9 +70,31 @@ class Reservoir(LayerType):
         return {"weight_in": (p.size, features), "weight_res": (p.size, p.size)}
 
     @classmethod
-    def macs(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        # Frozen weights: recorded only when the input needs a gradient; each step's tanh keeps
+        # its result. With leak 1 the last state is that result itself.
+        batch, seq = c.ins[0][:2]
+        last = Kept("state", (batch, p.size))
+        kept = (Kept("states", (batch, p.size), count=seq - 1), last) if seq > 1 else (last,)
+        out = last if p.output == "last" and p.leak == 1.0 else None
+        return Memory(keep=kept, views={"out": out} if out else {})
+
+    @classmethod
+    def products(cls, p: Params, xs: list[Shape], out: Shape) -> list[Product]:
+        """``W_in x`` for every step at once, then ``W_res h`` per step (first on the zero state)."""
         batch, seq, features = xs[0]
-        return batch * seq * p.size * (features + p.size)
+        step = costs.linear(batch, p.size, p.size)
+        return [
+            Product(costs.linear(batch * seq, features, p.size), costs.arg(0), "weight_in"),
+            Product(step, costs.CONST, "weight_res"),
+            Product(step * (seq - 1), costs.INNER, "weight_res"),
+        ]
+
+    @classmethod
+    def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        """Per step: the add and the tanh, and for a leak below 1 its two multiplies and add."""
+        batch, seq, _ = xs[0]
+        return seq * costs.elementwise(batch * p.size, 2 if p.leak == 1.0 else 5)
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:

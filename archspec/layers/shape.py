@@ -9,6 +9,7 @@ from pydantic import Field, NonNegativeInt, field_validator
 from archspec import shapes as dims
 from archspec.layers import register_layer
 from archspec.layers.base import LayerParams, LayerType, ShapeError, TorchCtor, numel
+from archspec.layers.memory import MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 
@@ -56,6 +57,10 @@ class Flatten(LayerType):
             )
         merged = dims.prod(x.shape[start : end + 1])
         return x.with_shape((*x.shape[:start], merged, *x.shape[end + 1 :]))
+
+    @classmethod
+    def memory(cls, p: object, c: MemCtx) -> Memory:
+        return Memory(views={"out": "in0"})  # a view of the input: no new memory
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
@@ -118,6 +123,10 @@ class Reshape(LayerType):
         return x.with_shape((x.shape[0], *p.shape))
 
     @classmethod
+    def memory(cls, p: object, c: MemCtx) -> Memory:
+        return Memory(views={"out": "in0"})  # a view of the input: no new memory
+
+    @classmethod
     def mismatch(cls, p: Params, x: TensorType, size: int, want: str) -> NoReturn:
         raise ShapeError(
             f"cannot reshape {size} elements per sample to {p.shape}",
@@ -173,6 +182,10 @@ class Permute(LayerType):
         return x.with_shape(tuple(x.shape[d] for d in p.dims))
 
     @classmethod
+    def memory(cls, p: object, c: MemCtx) -> Memory:
+        return Memory(views={"out": "in0"})  # a view of the input: no new memory
+
+    @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
         return TorchCtor("shape.Permute", {"dims": list(p.dims)})
 
@@ -188,6 +201,10 @@ class Identity(LayerType):
     name = "identity"
     family = "shape"
     examples = [({}, [tensor("batch", 5)]), ({}, [tensor("batch", "seq", dtype="int64")])]
+
+    @classmethod
+    def memory(cls, p: object, c: MemCtx) -> Memory:
+        return Memory(views={"out": "in0"})  # a view of the input: no new memory
 
     @classmethod
     def torch(cls, p: object, xs: list[TensorType]) -> TorchCtor:
@@ -235,6 +252,10 @@ class Select(LayerType):
                 code="bad-value",
             )
         return x.with_shape(x.shape[:dim] + x.shape[dim + 1 :])
+
+    @classmethod
+    def memory(cls, p: object, c: MemCtx) -> Memory:
+        return Memory(views={"out": "in0"})  # a view of the input: no new memory
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:

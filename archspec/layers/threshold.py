@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from archspec.layers import register_layer
-from archspec.layers.base import LayerParams, LayerType, TorchCtor, need_float
+from archspec.layers import costs, register_layer
+from archspec.layers.base import LayerParams, LayerType, Shape, TorchCtor, need_float, numel
+from archspec.layers.memory import MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 
@@ -34,6 +35,18 @@ class Step(LayerType):
     def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
         need_float(xs[0], "step")
         return xs[0]
+
+    @classmethod
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        return Memory(differentiable=False)  # a comparison: no gradient flows through it
+
+    @classmethod
+    def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        return costs.elementwise(numel(out))  # a comparison
+
+    @classmethod
+    def output_requires_grad(cls, p: Params, inputs: list[bool], trainable: bool) -> bool:
+        return False  # the comparison has no gradient: nothing before it learns by backprop
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:

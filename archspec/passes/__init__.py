@@ -9,7 +9,7 @@ shapes) depend on the sizes an analysis is asked for, and keep their results in 
 |---|---|---|
 | ``checks.check_used`` | the typed graph | (an error, or nothing) |
 | ``counts.count`` | the typed graph | each node's ``weights``, ``buffer_shapes``, ``counts`` |
-| ``macs.count_macs`` | counts, sizes | ``Analysis.macs_of(node)`` |
+| ``macs.count_costs`` | counts, sizes | ``Analysis.macs_of(node)``, ``other_flops_of``, ``flops`` |
 """
 
 from __future__ import annotations
@@ -23,12 +23,26 @@ from archspec.ir import elaborate_all, model_graph_unchecked
 from archspec.ir.graph import Counts, Graph, InputNode, Node
 from archspec.passes.checks import check_used
 from archspec.passes.counts import count
-from archspec.passes.macs import count_macs
+from archspec.passes.macs import count_costs
 from archspec.passes.sizing import check_size_names, check_sized, check_sizes, sized_type
 from archspec.shapes import TensorType
 from archspec.spec import Spec
 
-__all__ = ["Analysis", "analyze", "analyze_all", "check_spec", "model_graph"]
+__all__ = ["Analysis", "TrainingFlops", "analyze", "analyze_all", "check_spec", "model_graph"]
+
+
+@dataclass(frozen=True)
+class TrainingFlops:
+    """FLOPs of one training step, on ``FlopCounterMode``'s convention (matrix products and
+    convolutions, 2 FLOPs per MAC): ``forward`` is 2 × MACs; ``backward`` the gradients of the
+    products' operands that require one (docs/costs.md). Other FLOPs are not included."""
+
+    forward: int
+    backward: int
+
+    @property
+    def total(self) -> int:
+        return self.forward + self.backward
 
 
 @dataclass
@@ -42,7 +56,11 @@ class Analysis:
     sizes: dict[str, int] = field(default_factory=dict)
     symbols: set[str] = field(default_factory=set)  # the inputs' symbolic dims (before sizing)
     node_macs: dict[str, int] = field(default_factory=dict)  # node path -> MACs at these sizes
-    macs: int = 0
+    macs: int = 0  # multiply-accumulates of matrix products and convolutions (docs/costs.md)
+    node_other: dict[str, int] = field(default_factory=dict)  # node path -> other FLOPs
+    other_flops: int = 0  # FLOPs of everything else the forward pass computes at inference
+    node_backward: dict[str, int] = field(default_factory=dict)  # node path -> backward FLOPs
+    flops: TrainingFlops = field(default_factory=lambda: TrainingFlops(0, 0))
 
     @property
     def name(self) -> str:
@@ -74,6 +92,13 @@ class Analysis:
 
     def macs_of(self, node: Node) -> int:
         return self.node_macs.get(node.path, 0)
+
+    def other_flops_of(self, node: Node) -> int:
+        return self.node_other.get(node.path, 0)
+
+    def backward_flops_of(self, node: Node) -> int:
+        """The FLOPs of a training step's backward pass in this node (0 where no gradient reaches)."""
+        return self.node_backward.get(node.path, 0)
 
     @property
     def inputs(self) -> dict[str, TensorType]:
@@ -158,5 +183,8 @@ def _analyze(spec: Spec, name: str, sizes: dict[str, int]) -> Analysis:
     a = Analysis(spec, name, graph, totals, sizes, symbols)
     for n in graph.inputs:
         check_sized(graph.nodes[n], sizes)
-    a.macs = count_macs(graph, sizes, a.node_macs)
+    c = count_costs(graph, sizes)
+    a.node_macs, a.node_other, a.node_backward = c.macs, c.other, c.backward
+    a.macs, a.other_flops = c.total_macs, c.total_other
+    a.flops = TrainingFlops(forward=2 * c.total_macs, backward=c.total_backward)
     return a

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from archspec.errors import ArchspecError, Loc, did_you_mean
+from archspec.errors import ArchspecError, ErrorCode, Loc, did_you_mean
 from archspec.spec.loader import PathKey, Source
 from archspec.spec.model import ENTRY_KEYS
 
@@ -83,6 +83,7 @@ def _bad_keys(
     unknown = [k for k in keys if not is_type(k)]
     bad = unknown[0] if unknown else keys[1]
     hint = did_you_mean(bad, ENTRY_KEYS) if unknown else None
+    code: ErrorCode
     if known and unknown:
         msg = f"unknown field '{bad}' beside layer type '{known[0]}'"
         code = "unknown-field"

@@ -24,7 +24,7 @@ from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
-from archspec.errors import ArchspecError, Loc
+from archspec.errors import ArchspecError, ErrorCode, Loc
 
 MAX_BYTES = 8 * 1024 * 1024
 MAX_DEPTH = 64
@@ -313,7 +313,7 @@ def _check_json(text: str, file: str) -> None:
 
 
 class _JsonProblem(Exception):
-    def __init__(self, code: str, message: str, needle: str) -> None:
+    def __init__(self, code: ErrorCode, message: str, needle: str) -> None:
         super().__init__(message)
         self.code, self.message, self.needle = code, message, needle
 

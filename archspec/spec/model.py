@@ -79,6 +79,11 @@ class EntryFields(_Strict):
     repeat: StrictInt | str | None = Field(
         None, description="stack this many copies, chained (`index` is 0, 1, ... in each)"
     )
+    copies: str | None = Field(
+        None,
+        description="names of a repeat's copies, a pattern with {index} (default: 0, 1, ...), "
+        "e.g. encoder_layer_{index}",
+    )
     when: StrictBool | None = Field(
         None, description="include this entry only if true (a boolean or $expression)"
     )

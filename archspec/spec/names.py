@@ -97,10 +97,16 @@ def _keyword(name: str) -> bool:
     return keyword.iskeyword(name) or keyword.issoftkeyword(name)
 
 
-def name_problem(name: object, *, is_input: bool = False) -> str | None:
-    """Why ``name`` cannot name a node, an input, a block or a model, or None if it can."""
+def name_problem(name: object, *, is_input: bool = False, is_node: bool = False) -> str | None:
+    """Why ``name`` cannot name a node, an input, a block or a model, or None if it can.
+
+    A node may also be named by digits alone (``"0"``, ``"1"``), as the children of torch's
+    ``nn.Sequential`` are, so that state_dict keys can follow a reference (``downsample.0``).
+    """
     if not isinstance(name, str) or not name:
         return "a name must be a non-empty string"
+    if is_node and name.isascii() and name.isdigit() and len(name) <= 6 and (name == "0" or name[0] != "0"):
+        return None
     if len(name) > MAX_NAME:
         return f"a name may have at most {MAX_NAME} characters"
     if name.startswith("_"):

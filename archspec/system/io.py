@@ -63,13 +63,6 @@ def write_text(target: str | Path, text: str) -> Path:
     return write_bytes(target, text.encode("utf-8"))
 
 
-def write_with(target: str | Path, writer: Callable[[Path], None]) -> Path:
-    """Let ``writer`` produce the file at a temporary path, then move it into place."""
-    with atomic_path(target) as tmp:
-        writer(tmp)
-    return Path(target)
-
-
 STAGE_PREFIX = ".archspec-"  # staging folders: .archspec-XXXXXXXX inside each output folder
 LOCK_NAME = ".archspec.lock"  # held (flock) while a run writes into a folder; removed after
 

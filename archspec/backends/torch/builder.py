@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import builtins
 import operator
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from archspec.backends.torch.plan import Plan, Sub, layer_inits, plan_model
 from archspec.errors import ArchspecError
 from archspec.ir.graph import InputNode
 from archspec.passes import Analysis
+from archspec.passes.flow import id_high
 from archspec.passes.sizing import concrete
 from archspec.pipeline import analyze, load
 from archspec.spec import Spec
@@ -92,7 +94,7 @@ class _Builder:
 
     def plan(self, plan: Plan) -> nn.Module:
         if plan.kind == "sequential":
-            return nn.Sequential(*[self.sub(s) for s in plan.subs])
+            return nn.Sequential(OrderedDict((s.name, self.sub(s)) for s in plan.subs))
         root = nn.Module()
         for s in plan.subs:
             if s.tensor is not None:
@@ -191,7 +193,9 @@ def example_inputs(
     device: str | torch.device = "cpu",
 ) -> tuple[torch.Tensor, ...]:
     """Tensors valid for the model, in input order: symbolic dims from ``sizes`` (default 4),
-    integer ids within the vocabulary of the embeddings they feed."""
+    integer ids drawn uniformly from ``[0, high)``: the input's ``high``, else the smallest
+    vocabulary among the layers that consume it (followed through blocks, repeats, model calls
+    and layers that pass integers on), else 2."""
     s = _spec(spec)
     a = analyze(s, s.pick(model)[0], sizes)  # checks the size names and what the layers accept
     gen = torch.Generator().manual_seed(seed)
@@ -202,7 +206,7 @@ def example_inputs(
         t = node.fed or node.out  # what the model is fed (a channels_last input as declared)
         shape = list(concrete(t, sizes or {}, DEFAULT_SIZE))
         if t.dtype.startswith("int"):
-            high = node.high or _id_high(a, name)
+            high = node.high or id_high(a.graph, name) or 2
             x = torch.randint(0, high, shape, generator=gen, dtype=getattr(torch, t.dtype))
         elif t.dtype == "bool":
             x = torch.rand(shape, generator=gen) > 0.5
@@ -210,17 +214,6 @@ def example_inputs(
             x = torch.randn(shape, generator=gen).to(getattr(torch, t.dtype))
         out.append(x.to(device))
     return tuple(out)
-
-
-def _id_high(a: Analysis, name: str) -> int:
-    """The largest id every consumer of integer input ``name`` accepts."""
-    highs: list[int] = []
-    for _, node in a.graph.walk():
-        if node.kind == "layer" and node.layer is not None and name in node.inputs:
-            high = node.layer.id_range(node.params)
-            if high is not None:
-                highs.append(high)
-    return min(highs) if highs else 2
 
 
 def _spec(spec: Spec | str | Path) -> Spec:

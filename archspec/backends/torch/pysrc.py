@@ -102,6 +102,11 @@ class _Emitter:
             return ident(s.model)
         if s.plan is not None and s.plan.kind == "sequential":
             items = [self.expr(c, (*path, i), subst, indent + INDENT) for i, c in enumerate(s.plan.subs)]
+            if [c.name for c in s.plan.subs] != [str(i) for i in range(len(items))]:  # named copies
+                named = zip(s.plan.subs, items, strict=True)
+                items = [f"({attribute(c.name)!r}, {item})" for c, item in named]
+                inner = "".join(f"{indent}{INDENT}{item},\n" for item in items)
+                return f"nn.Sequential(OrderedDict([\n{inner}{indent}]))"
             flat = "nn.Sequential(" + ", ".join(items) + ")"
             if len(flat) + len(indent) <= 90 or len(items) < 2:
                 return flat
@@ -143,7 +148,7 @@ class _Emitter:
             persistent = "" if t.persistent else ", persistent=False"
             return [f"self.register_buffer({attribute(s.name)!r}, {make}{persistent})", *fill]
         grad = ", requires_grad=False" if s.frozen else ""
-        return [f"self.{ident(s.name)} = nn.Parameter({make}{grad})", *fill]
+        return [f"self.register_parameter({attribute(s.name)!r}, nn.Parameter({make}{grad}))", *fill]
 
     def ctor_name(self, c: TorchCtor) -> str:
         module = c.source_module
@@ -157,10 +162,12 @@ class _Emitter:
         for s in plan.subs:
             if s.doc:
                 items.append(f"{INDENT * 3}# {_comment(s.doc)}")
-            items.append(f"{INDENT * 3}({ident(s.name)!r}, {self.expr(s, (s.name,), subst, INDENT * 3)}),")
+            items.append(
+                f"{INDENT * 3}({attribute(s.name)!r}, {self.expr(s, (s.name,), subst, INDENT * 3)}),"
+            )
         lines = [f"{INDENT}def __init__(self{args}) -> None:", f"{INDENT * 2}super().__init__(OrderedDict(["]
         lines += [*items, f"{INDENT * 2}]))"]
-        lines += [f"{INDENT * 2}self.{ident(s.name)}.requires_grad_(False)" for s in plan.subs if s.frozen]
+        lines += [f"{INDENT * 2}{_self_attr(s.name)}.requires_grad_(False)" for s in plan.subs if s.frozen]
         lines += [f"{INDENT * 2}{line}" for line in extra]
         return "\n".join(lines) + "\n"
 

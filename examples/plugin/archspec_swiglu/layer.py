@@ -11,9 +11,11 @@ from pydantic import PositiveInt
 from archspec.plugin import (
     LayerParams,
     LayerType,
+    Product,
     Shape,
     TensorType,
     TorchCtor,
+    costs,
     need_float,
     need_int,
     numel,
@@ -51,8 +53,19 @@ class SwiGLU(LayerType):
         return ("w1.weight", "w2.weight", "w3.weight")  # its three projections (it has no biases)
 
     @classmethod
-    def macs(cls, p: Params, xs: list[Shape], out: Shape) -> int:
-        return 3 * numel(out) * p.hidden
+    def products(cls, p: Params, xs: list[Shape], out: Shape) -> list[Product]:
+        """w1 and w3 multiply the input; w2 multiplies a value computed inside (its MACs: the sum)."""
+        rows, d = numel(out) // out[-1], out[-1]
+        return [
+            Product(costs.linear(rows, d, p.hidden), costs.arg(0), "w1.weight"),
+            Product(costs.linear(rows, d, p.hidden), costs.arg(0), "w3.weight"),
+            Product(costs.linear(rows, p.hidden, d), costs.INNER, "w2.weight"),
+        ]
+
+    @classmethod
+    def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        rows = numel(out) // out[-1]
+        return costs.elementwise(rows * p.hidden, 2)  # the silu and the product
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
