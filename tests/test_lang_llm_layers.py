@@ -4,6 +4,7 @@ torch's flop counter, and the mistakes users make with them, each one located er
 
 from __future__ import annotations
 
+import contextlib
 import math
 from typing import Any
 
@@ -272,3 +273,101 @@ def test_rope_positions_must_match() -> None:
     text = "inputs: {q: [b, 4, s, 8], p: {shape: [b, 7], dtype: int64}}\n"
     text += "layers:\n  - {rope: 10.0, inputs: [q, p]}\n"
     assert "int64[s] or int64[b, s]" in str(error(text))
+
+
+# Memory rules (what autograd keeps) beyond the registry's examples (tests/test_plan_layers.py) -
+
+SEQ = archspec.shapes.tensor("batch", "seq", 16)
+MEMORY_CASES = [
+    ("attention", {"heads": 4, "qk_norm": True}, [SEQ]),
+    ("attention", {"heads": 4, "kv_heads": 2, "rope": {"rotary_dim": 2}}, [SEQ]),
+    ("attention", {"heads": 2, "bias": False}, [SEQ, archspec.shapes.tensor("batch", 6, 12)]),
+    ("attention", {"heads": 4, "kv_heads": 2, "dropout": 0.1, "causal": True, "sliding_window": 2}, [SEQ]),
+    (
+        "scaled_dot_product_attention",
+        {},
+        [
+            *[archspec.shapes.tensor("batch", 4, "seq", 8)] * 3,
+            archspec.shapes.tensor("seq", "seq", dtype="bool"),
+        ],
+    ),
+    (
+        "scaled_dot_product_attention",
+        {"dropout": 0.2},
+        [archspec.shapes.tensor("batch", 4, "seq", 8), *[archspec.shapes.tensor("batch", 1, 6, 8)] * 2],
+    ),
+    (
+        "rope",
+        {"interleaved": True, "rotary_dim": 4},
+        [archspec.shapes.tensor("batch", 2, "seq", 8), archspec.shapes.tensor("batch", "seq", dtype="int64")],
+    ),
+    ("rms_norm", {"dims": 2, "elementwise_affine": False}, [archspec.shapes.tensor("batch", 3, 16)]),
+]
+
+
+@pytest.mark.parametrize("attention", ["fused", "math"])
+@pytest.mark.parametrize("grad", [True, False], ids=["grad", "data"])
+@pytest.mark.parametrize(("name", "params", "xs"), MEMORY_CASES, ids=[c[0] for c in MEMORY_CASES])
+def test_memory_rules_match_autograd(
+    name: str, params: dict[str, Any], xs: list[Any], grad: bool, attention: str
+) -> None:
+    from plan_measure import layer_spec, saved_storages
+
+    from archspec.passes.memory import memory_graph
+
+    spec = archspec.load_text(layer_spec(name, params, xs), fmt="json")
+    symbols = {str(d) for t in xs for d in t.shape if not isinstance(d, int)}
+    for all_sizes in ({"batch": 2, "seq": 5}, {"batch": 3, "seq": 7}):
+        sizes = {k: v for k, v in all_sizes.items() if k in symbols}
+        a = archspec.analyze(spec, sizes=sizes)
+        g = memory_graph(a, act_bytes=4, device="cpu", input_grad=grad, attention=attention)  # type: ignore[arg-type]
+        planned = sum({k: v for layer in g.layers for k, v in layer.kept.items()}.values())
+        module = archspec.build(spec, seed=0).train()
+        inputs = tuple(
+            x.requires_grad_(grad) if x.is_floating_point() else x
+            for x in archspec.example_inputs(spec, sizes=sizes)
+        )
+        with sdpa_kernel(SDPBackend.MATH) if attention == "math" else contextlib.nullcontext():
+            measured = sum(saved_storages(module, inputs).values())
+        assert planned == measured, sizes
+
+
+# Costs by hand (docs/costs.md's rules; docs/language/llm.md lists these layers') --------------
+
+T = archspec.shapes.tensor
+HAND = [
+    # 80 elements: square, mean's add, scaling, weight
+    ("rms_norm", {"eps": 1e-5}, [T("batch", "seq", 8)], 0, 80 * 4),
+    # 320 rotated elements x 3, a [5, 8] cos/sin table x 2
+    ("rope", {}, [T("batch", 4, "seq", 8)], 0, 320 * 3 + 40 * 2),
+    # 2x4 heads of 5x5 scores: q kᵀ and weights·v 200·8 each; scaling, softmax (3) per score
+    ("scaled_dot_product_attention", {}, [T("batch", 4, "seq", 8)] * 3, 2 * 200 * 8, 200 * 4),
+    ("scaled_dot_product_attention", {"causal": True}, [T("batch", 4, "seq", 8)] * 3, 3200, 200 * 5),
+    # d 16, 4 heads of 4, 2 kv heads: q 10·16·16, k and v 10·16·8, 2 x 8 heads·5·4·5, o 10·16·16;
+    # rope on 160 + 80 elements with one [5, 4] table; 200 scores, causal
+    (
+        "attention",
+        {"heads": 4, "kv_heads": 2, "bias": False, "causal": True, "rope": {"theta": 500000.0}},
+        [T("batch", "seq", 16)],
+        2560 + 2 * 1280 + 2 * 800 + 2560,
+        240 * 3 + 20 * 2 + 200 * 5,
+    ),
+    # qk-norm over 160 + 80 elements (4 each), biases on q, k, v (160 + 80 + 80) and o (160)
+    (
+        "attention",
+        {"heads": 4, "kv_heads": 2, "qk_norm": True},
+        [T("batch", "seq", 16)],
+        9280,
+        960 + 480 + 200 * 4,
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "params", "xs", "macs", "other"), HAND, ids=[h[0] for h in HAND])
+def test_costs_by_hand(name: str, params: dict[str, Any], xs: list[Any], macs: int, other: int) -> None:
+    layer = registry()[name]
+    p = layer.Params.model_validate(params)
+    sizes = {"batch": 2, "seq": 5}
+    shapes = [tuple(evaluate(d, sizes) for d in x.shape) for x in xs]
+    out = tuple(evaluate(d, sizes) for d in layer.infer(p, xs).shape)
+    assert (layer.macs(p, shapes, out), layer.other_flops(p, shapes, out)) == (macs, other)

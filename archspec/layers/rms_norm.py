@@ -4,9 +4,37 @@ from __future__ import annotations
 
 from pydantic import PositiveFloat, PositiveInt
 
-from archspec.layers import register_layer
-from archspec.layers.base import LayerParams, LayerType, Shape, ShapeError, TorchCtor, need_float, need_int
+from archspec.layers import costs, register_layer
+from archspec.layers.base import (
+    LayerParams,
+    LayerType,
+    Shape,
+    ShapeError,
+    TorchCtor,
+    need_float,
+    need_int,
+    numel,
+)
+from archspec.layers.memory import Kept, MemCtx, Memory, keep
 from archspec.shapes import TensorType, tensor
+
+
+def rms_norm_flops(n: int, weight: bool) -> int:
+    """RMSNorm over ``n`` elements: the square and the mean's add per element, then the scaling
+    by 1/rms (a multiply): 3 per element, + 1 for the weight (no centring, no bias)."""
+    return costs.elementwise(n, 3 + int(weight))
+
+
+def rms_norm_kept(
+    tag: str, x: Kept, stats: Shape, shape: Shape, input_grad: bool, trains: bool
+) -> tuple[Kept, ...]:
+    """What ``nn.RMSNorm`` (torch's composite on CPU) keeps: for the input's gradient the input
+    and the reciprocal rms of each normalized slice; for the weight's the normalized input."""
+    return keep(
+        x if input_grad else None,
+        Kept(f"{tag}rstd", stats, "stat") if input_grad else None,
+        Kept(f"{tag}normalized", shape) if trains else None,
+    )
 
 
 @register_layer
@@ -53,6 +81,17 @@ class RmsNorm(LayerType):
     @classmethod
     def weights(cls, p: Params, xs: list[TensorType]) -> dict[str, Shape]:
         return {"weight": cls.normalized(p, xs[0])} if p.elementwise_affine else {}
+
+    @classmethod
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        x = c.ins[0]
+        stats = (*x[: -p.dims], *(1,) * p.dims)
+        affine = p.elementwise_affine and c.trains
+        return Memory(keep=rms_norm_kept("", Kept("in0"), stats, x, c.grad(0), affine))
+
+    @classmethod
+    def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        return rms_norm_flops(numel(out), p.elementwise_affine)
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:

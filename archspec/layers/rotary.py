@@ -7,8 +7,18 @@ from typing import Any, Literal
 
 from pydantic import PositiveFloat, PositiveInt, model_validator
 
-from archspec.layers import register_layer
-from archspec.layers.base import LayerParams, LayerType, ShapeError, TorchCtor, need_float, need_int
+from archspec.layers import costs, register_layer
+from archspec.layers.base import (
+    LayerParams,
+    LayerType,
+    Shape,
+    ShapeError,
+    TorchCtor,
+    need_float,
+    need_int,
+    numel,
+)
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import Dim, TensorType, fmt_shape, tensor
 
 
@@ -80,6 +90,19 @@ def rope_kwargs(s: RopeSettings, prefix: str) -> dict[str, Any]:
     return kw
 
 
+def rope_flops(rotated: int, table: int) -> int:
+    """Rotary embedding: per rotated element two multiplies and an add (``x·cos + turn(x)·sin``;
+    the turn only moves and negates), plus the cos/sin table of ``table`` entries (positions ×
+    rotated features), an angle multiply and a cos or sin each, as the sinusoidal table."""
+    return costs.elementwise(rotated, 3) + costs.sinusoid_table(table)
+
+
+def rope_kept(angles: Shape) -> tuple[Kept, ...]:
+    """What the rotation keeps for the input's gradient: the cos and sin tables (``angles``:
+    positions × rotated features; one table serves q and k)."""
+    return (Kept("rope.cos", angles), Kept("rope.sin", angles))
+
+
 def rope_label(s: RopeSettings) -> str:
     parts = [f"θ={s.theta:g}"]
     if s.rotary_dim:
@@ -149,6 +172,26 @@ class Rope(LayerType):
                 expected=" or ".join(f"int64{fmt_shape(w)}" for w in want),
                 got=str(pos),
             )
+
+    @classmethod
+    def _table(cls, p: RopeSettings, x: Shape, positions: Shape | None) -> Shape:
+        """The cos/sin table's shape: [seq, r], or [batch, 1.., seq, r] for per-batch positions."""
+        r = p.rotary_dim or x[-1]
+        if positions is None or len(positions) == 1:
+            return (x[-2], r)
+        return (x[0], *(1,) * (len(x) - 3), x[-2], r)
+
+    @classmethod
+    def memory(cls, p: RopeSettings, c: MemCtx) -> Memory:
+        table = cls._table(p, c.ins[0], c.ins[1] if len(c.ins) > 1 else None)
+        return Memory(keep=rope_kept(table) if c.grad(0) else ())
+
+    @classmethod
+    def other_flops(cls, p: RopeSettings, xs: list[Shape], out: Shape) -> int:
+        x = xs[0]
+        table = cls._table(p, x, xs[1] if len(xs) > 1 else None)
+        r = p.rotary_dim or x[-1]
+        return rope_flops(numel(x) // x[-1] * r, numel(table))
 
     @classmethod
     def torch(cls, p: RopeSettings, xs: list[TensorType]) -> TorchCtor:

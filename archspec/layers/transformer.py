@@ -12,6 +12,7 @@ from __future__ import annotations
 from pydantic import PositiveFloat, PositiveInt
 
 from archspec.layers import register_layer
+from archspec.layers import transformer_rules as rules
 from archspec.layers.attention import Rate, sequence_features
 from archspec.layers.base import (
     LayerParams,
@@ -23,6 +24,8 @@ from archspec.layers.base import (
     need_rank,
     numel,
 )
+from archspec.layers.costs import Product
+from archspec.layers.memory import MemCtx, Memory
 from archspec.layers.rotary import RopeSettings, check_rotary, rope_kwargs, rope_label
 from archspec.shapes import BroadcastError, Dim, TensorType, broadcast, fmt_shape, tensor
 
@@ -160,9 +163,16 @@ class ScaledDotProductAttention(LayerType):
             )
 
     @classmethod
-    def macs(cls, p: Params, xs: list[Shape], out: Shape) -> int:
-        q, k, v = xs[:3]
-        return numel(q[:-1]) * k[-2] * (q[-1] + v[-1])  # q kᵀ, then the weights times v
+    def products(cls, p: Params, xs: list[Shape], out: Shape) -> list[Product]:
+        return rules.sdpa_products(*xs[:3])
+
+    @classmethod
+    def other_flops(cls, p: Params, xs: list[Shape], out: Shape) -> int:
+        return rules.scores_other(numel(out) // xs[2][-1] * xs[1][-2], p.causal or len(xs) == 4)
+
+    @classmethod
+    def memory(cls, p: Params, c: MemCtx) -> Memory:
+        return rules.sdpa_memory(c, p.dropout)
 
     @classmethod
     def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
@@ -241,10 +251,10 @@ class Attention(LayerType):
     ``qk_norm``: RMSNorm of each query and key head (``q_norm``, ``k_norm``: weight [head_dim],
     eps 1e-6 unless ``{eps: ...}``), before the rotary embedding (Qwen3). ``rope``: rotary
     embedding of q and k at positions 0..seq-1 (``true``: theta 10000; or the settings of the
-    ``rope`` layer: ``{theta: 500000}``). ``causal``: query i sees keys 0..i; ``sliding_window: w`` (with causal)
-    only the last w of them (i-w < j ≤ i, as Mistral). ``scale`` defaults to 1/sqrt(head_dim);
-    ``dropout`` acts on the attention weights. Computed with
-    ``torch.nn.functional.scaled_dot_product_attention``.
+    ``rope`` layer: ``{theta: 500000}``). ``causal``: query i sees keys 0..i;
+    ``sliding_window: w`` (with causal) only the last w of them (i-w < j ≤ i, as Mistral).
+    ``scale`` defaults to 1/sqrt(head_dim); ``dropout`` acts on the attention weights. Computed
+    with ``torch.nn.functional.scaled_dot_product_attention``.
     """
 
     name = "attention"
@@ -341,13 +351,26 @@ class Attention(LayerType):
         return ("q_proj.weight", "k_proj.weight", "v_proj.weight", "o_proj.weight")
 
     @classmethod
-    def macs(cls, p: AttentionParams, xs: list[Shape], out: Shape) -> int:
-        batch, seq, d = xs[0]
-        _, seq_k, kdim = xs[-1]
-        hd = p.head_dim or d // p.heads
-        q_width, kv_width = p.heads * hd, (p.kv_heads or p.heads) * hd
-        projections = batch * (2 * seq * d * q_width + 2 * seq_k * kdim * kv_width)
-        return projections + 2 * batch * p.heads * seq * seq_k * hd
+    def sizes(cls, p: AttentionParams, xs: list[Shape]) -> rules.AttentionShape:
+        d, kdim = xs[0][-1], xs[-1][-1]
+        hd, rope = p.head_dim or d // p.heads, p.rope_settings()
+        rotary = None if rope is None else rope.rotary_dim or hd
+        kv, qk_norm = p.kv_heads or p.heads, p.qk_eps() is not None
+        return rules.AttentionShape(
+            d, kdim, p.heads, kv, hd, rotary, qk_norm, p.causal, p.sliding_window, p.dropout
+        )
+
+    @classmethod
+    def products(cls, p: AttentionParams, xs: list[Shape], out: Shape) -> list[Product]:
+        return rules.attention_products(cls.sizes(p, xs), xs)
+
+    @classmethod
+    def other_flops(cls, p: AttentionParams, xs: list[Shape], out: Shape) -> int:
+        return rules.attention_other(cls.sizes(p, xs), xs[0], xs[-1][1], p.biases())
+
+    @classmethod
+    def memory(cls, p: AttentionParams, c: MemCtx) -> Memory:
+        return rules.attention_memory(c, cls.sizes(p, list(c.ins)))
 
     @classmethod
     def torch(cls, p: AttentionParams, xs: list[TensorType]) -> TorchCtor:

@@ -45,20 +45,24 @@ def rope_inv_freq(
     return inv
 
 
-def rope_rotate(x: torch.Tensor, angles: torch.Tensor, interleaved: bool = False) -> torch.Tensor:
-    """Rotate feature pairs of ``x [..., seq, r]`` by ``angles [..., seq, r/2]`` (broadcast).
+def rope_cos_sin(
+    angles: torch.Tensor, interleaved: bool, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of ``angles [..., seq, r/2]`` laid out for ``r`` features: each angle twice,
+    as halves ``(a, a)`` (half-split pairs) or side by side (``interleaved``); in x's dtype."""
+    both = angles.repeat_interleave(2, dim=-1) if interleaved else torch.cat((angles, angles), dim=-1)
+    return both.cos().to(dtype), both.sin().to(dtype)
 
-    Half-split pairs ``(i, i + r/2)`` as Hugging Face's Llama (``rotate_half``), or adjacent pairs
-    ``(2i, 2i + 1)`` with ``interleaved`` (Meta's original Llama code, GPT-J).
+
+def rope_rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, interleaved: bool) -> torch.Tensor:
+    """Turn the feature pairs of ``x [..., seq, r]``: ``x·cos + turn(x)·sin``.
+
+    Half-split pairs ``(i, i + r/2)`` as Hugging Face's Llama (``turn(x) = (-x2, x1)``), or
+    adjacent pairs ``(2i, 2i + 1)`` with ``interleaved`` (Meta's original Llama code, GPT-J).
     """
     if interleaved:
-        cos = angles.cos().repeat_interleave(2, dim=-1).to(x.dtype)
-        sin = angles.sin().repeat_interleave(2, dim=-1).to(x.dtype)
-        even, odd = x[..., 0::2], x[..., 1::2]
-        turned = torch.stack((-odd, even), dim=-1).flatten(-2)
+        turned = torch.stack((-x[..., 1::2], x[..., 0::2]), dim=-1).flatten(-2)
     else:
-        both = torch.cat((angles, angles), dim=-1)
-        cos, sin = both.cos().to(x.dtype), both.sin().to(x.dtype)
         first, second = x.chunk(2, dim=-1)
         turned = torch.cat((-second, first), dim=-1)
     return x * cos + turned * sin
@@ -111,17 +115,20 @@ class RotaryEmbedding(nn.Module):
         return angles
 
     def forward(self, x: torch.Tensor, positions: torch.Tensor | None = None) -> torch.Tensor:
-        return apply_rope(x, self.angles(x, positions), self.rotary_dim, self.interleaved)
+        cos, sin = rope_cos_sin(self.angles(x, positions), self.interleaved, x.dtype)
+        return apply_rope(x, cos, sin, self.rotary_dim, self.interleaved)
 
     def extra_repr(self) -> str:
         return f"head_dim={self.head_dim}, theta={self.theta}, rotary_dim={self.rotary_dim}"
 
 
-def apply_rope(x: torch.Tensor, angles: torch.Tensor, rotary_dim: int, interleaved: bool) -> torch.Tensor:
+def apply_rope(
+    x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, rotary_dim: int, interleaved: bool
+) -> torch.Tensor:
     """Rotate the first ``rotary_dim`` features of x; pass the others through."""
     if rotary_dim == x.size(-1):
-        return rope_rotate(x, angles, interleaved)
-    turned = rope_rotate(x[..., :rotary_dim], angles, interleaved)
+        return rope_rotate(x, cos, sin, interleaved)
+    turned = rope_rotate(x[..., :rotary_dim], cos, sin, interleaved)
     return torch.cat((turned, x[..., rotary_dim:]), dim=-1)
 
 
@@ -252,10 +259,10 @@ class Attention(nn.Module):
             q, k = self.q_norm(q), self.k_norm(k)
         q, k = q.transpose(1, 2), k.transpose(1, 2)
         v = self.split(self.v_proj(kv), self.kv_heads)
-        if self.rotary is not None:
-            angles = self.rotary.angles(q)
-            q = apply_rope(q, angles, self.rotary.rotary_dim, self.rotary.interleaved)
-            k = apply_rope(k, angles, self.rotary.rotary_dim, self.rotary.interleaved)
+        if self.rotary is not None:  # one cos/sin table for q and k
+            r, interleaved = self.rotary.rotary_dim, self.rotary.interleaved
+            cos, sin = rope_cos_sin(self.rotary.angles(q), interleaved, q.dtype)
+            q, k = apply_rope(q, cos, sin, r, interleaved), apply_rope(k, cos, sin, r, interleaved)
         mask, causal = None, self.causal
         if self.causal and self.sliding_window is not None:
             mask, causal = window_mask(q.size(2), k.size(2), self.sliding_window, q.device), False
