@@ -190,3 +190,25 @@ def test_llama_matmul_macs_match_flop_counter() -> None:
     # per layer: q, k, v, o projections, the two attention products, gate, up and down
     per_layer = 2 * 7 * (64 * 64 + 2 * 64 * 32 + 64 * 64) + 2 * 2 * 4 * 7 * 7 * 16 + 3 * 2 * 7 * 64 * 176
     assert matmuls == 2 * per_layer + 2 * 7 * 64 * 128
+
+
+# docs/language/llm.md: every spec in it loads, with the count it states ------------------------
+
+
+def doc_specs() -> list[tuple[str, str]]:
+    text = (ROOT / "docs" / "language" / "llm.md").read_text()
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+    return [(b, m.group(1)) for b in blocks if (m := re.match(r"# params: ([\d,]+)\n", b))]
+
+
+@pytest.mark.parametrize("text", [t for t, _ in doc_specs()], ids=[c for _, c in doc_specs()])
+def test_docs_specs_have_their_stated_counts(text: str) -> None:
+    stated = int(re.match(r"# params: ([\d,]+)", text).group(1).replace(",", ""))  # type: ignore[union-attr]
+    assert archspec.analyze(archspec.load_text(text, name="llm.md")).total_params == stated
+
+
+def test_docs_llama3_8b_is_the_spec_with_published_vars() -> None:
+    text = next(t for t, c in doc_specs() if c == "8,030,261,248")
+    ours = archspec.build(archspec.load_text(text), device="meta").state_dict()
+    want = REFERENCES["llama3_8b"].build(published=True).state_dict()
+    assert {k: tuple(v.shape) for k, v in ours.items()} == {k: tuple(v.shape) for k, v in want.items()}
