@@ -30,6 +30,8 @@ HIDDEN_FROM_COUNTER = {
     "multihead_attention": "the CPU flash attention kernel is not counted: counted on math SDPA",
     "transformer_encoder_layer": "the CPU flash attention kernel is not counted: counted on math SDPA",
     "transformer_decoder_layer": "the CPU flash attention kernel is not counted: counted on math SDPA",
+    "attention": "the CPU flash attention kernel is not counted: counted on math SDPA",
+    "scaled_dot_product_attention": "the CPU flash attention kernel is not counted: counted on math SDPA",
 }
 
 

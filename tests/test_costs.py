@@ -141,6 +141,8 @@ def test_layer_costs_match_flop_counter(layer, params, xs, grads: str) -> None: 
     for x, shape in zip(xs, ins, strict=True):
         if x.dtype.startswith("int"):
             tensors.append(torch.randint(0, 5, shape, generator=g, dtype=getattr(torch, x.dtype)))
+        elif x.dtype == "bool":  # a mask
+            tensors.append(torch.rand(shape, generator=g) > 0.5)
         else:
             t = torch.randn(shape, generator=g, dtype=getattr(torch, x.dtype))
             tensors.append(t.requires_grad_(inputs_grad))

@@ -29,6 +29,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("gpt3", "gpt3"): (174_604_259_328, 174_604_259_328, 0, 0),
     ("gru_forecaster", "gru_forecaster"): (37_889, 37_889, 0, 0),
     ("lenet5", "lenet5"): (61_706, 61_706, 0, 0),
+    ("llama", "llama"): (108_864, 108_864, 0, 0),
     ("lstm_classifier", "lstm_classifier"): (12_051, 12_051, 0, 0),
     ("mlp", "simple_mlp"): (333_853, 333_853, 0, 0),
     ("mobilenet_v2", "mobilenet_v2"): (3_504_872, 3_504_872, 0, 34_164),

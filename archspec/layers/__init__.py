@@ -37,6 +37,9 @@ _BUILTIN = (
     "reservoir",
     "threshold",
     "tensors",
+    "rms_norm",
+    "rotary",
+    "transformer",
 )
 
 T = TypeVar("T", bound=type[LayerType])
