@@ -1,0 +1,99 @@
+"""The sections of docs/architectures.md: each a title, what it is, and the specs that show it."""
+
+from __future__ import annotations
+
+# The architectures of the seed documents, in the order docs/architectures.md shows them:
+# (section title, what the seeds say about it, the specs that show it).
+SEED_ARCHITECTURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (
+        "Perceptron",
+        "The earliest and simplest network (seed 003): a weighted sum of the inputs and a binary "
+        "threshold (step) activation, for linearly separable two-class problems.",
+        ("perceptron",),
+    ),
+    (
+        "Multi-layer perceptron (MLP)",
+        "Fully connected layers, every neuron of one layer connected to every neuron of the next "
+        "(seed 001's `SimpleMLP`, whose torchinfo table archspec reproduces), for tabular "
+        "regression and classification.",
+        ("mlp",),
+    ),
+    (
+        "Feedforward network (FNN)",
+        "Information flows one way, input to hidden to output, with no cycles (seed 003's Keras "
+        "8-12-8-1 binary classifier).",
+        ("fnn",),
+    ),
+    (
+        "Convolutional networks (CNN)",
+        "Convolutions slide small learned filters over an image and pooling reduces its size, so "
+        "features build up from edges to objects (seed 003's Keras CNN; LeNet-5 and VGG-16 as "
+        "classic classifiers; a U-Net for segmentation, with skip connections by `concat`).",
+        ("cnn", "lenet5", "vgg16", "unet"),
+    ),
+    (
+        "Recurrent networks: RNN, LSTM, GRU",
+        "Recurrent layers carry a hidden state along a sequence (seed 003's SimpleRNN and LSTM "
+        "classifiers, and a GRU stack forecasting a time series). An LSTM's gates and memory cell "
+        "keep long-range context; a GRU does the same with three gates.",
+        ("simple_rnn", "lstm_classifier", "gru_forecaster"),
+    ),
+    (
+        "Embeddings for text",
+        "Integer token ids index a learned table of vectors (seed 001's \"embeddings and token "
+        'representations"), here read by a bidirectional LSTM to classify a text.',
+        ("text_classifier",),
+    ),
+    (
+        "Residual networks (ResNet)",
+        "Skip connections add a block's input to its output, so very deep networks train (seed "
+        "003's Keras ResNet50; ResNet-18 and ResNet-50 as torchvision builds them).",
+        ("resnet18", "resnet50"),
+    ),
+    (
+        "Transformers",
+        "Attention lets every position look at every other (seed 003's \"attention mechanisms, "
+        'popularized by the Transformer"): a BERT-base encoder, GPT-2 small with its LM head tied '
+        "to the token embedding, and GPT-3 175B, checked statically without allocating a weight.",
+        ("transformer_encoder", "gpt2", "gpt3"),
+    ),
+    (
+        "Generative adversarial networks (GAN)",
+        "A generator draws data from noise and a discriminator judges it (seed 003's Keras GAN). "
+        "Several models live in one spec; the combined model calls both and freezes the "
+        "discriminator (`trainable: false`), sharing its modules. DCGAN does the same with "
+        "convolutions.",
+        ("gan", "dcgan"),
+    ),
+    (
+        "Echo state network (ESN)",
+        "A large fixed random recurrent reservoir maps the input into a rich state; only the "
+        "linear readout is trained (seed 003's conceptual `ESN`).",
+        ("esn",),
+    ),
+    (
+        "Dropout and regularization",
+        "Dropout zeroes random activations in training; L1/L2 penalties on weights (`regularizer`) "
+        "keep them small; `init` picks how weights start.",
+        ("regularized_mlp",),
+    ),
+    (
+        "Sequence to sequence",
+        "An encoder reads the source sequence and its final state starts a decoder that reads the "
+        "target (Sutskever, Vinyals and Le, 2014): the encoder's `h` and `c` outputs feed the "
+        "decoder's initial state.",
+        ("seq2seq_lstm",),
+    ),
+    (
+        "Current vision networks",
+        "Networks built for phones and for accuracy per FLOP: MobileNetV2's inverted residuals with "
+        "depthwise convolutions and ReLU6, written with torchvision's exact parameter names.",
+        ("mobilenet_v2",),
+    ),
+    (
+        "Large language models",
+        "A Llama-style decoder: RMSNorm, rotary position embedding, grouped-query attention and a "
+        "SwiGLU feed-forward, with Hugging Face's parameter names.",
+        ("llama",),
+    ),
+)
