@@ -93,7 +93,9 @@ SEED_ARCHITECTURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "Large language models",
         "A Llama-style decoder: RMSNorm, rotary position embedding, grouped-query attention and a "
-        "SwiGLU feed-forward, with Hugging Face's parameter names.",
-        ("llama",),
+        "SwiGLU feed-forward, with Hugging Face's parameter names: a small configuration tested end "
+        "to end, and Llama 3 8B and Mistral 7B (sliding-window attention) at their published sizes, "
+        "checked statically.",
+        ("llama", "llama3_8b", "mistral_7b"),
     ),
 )
