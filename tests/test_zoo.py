@@ -68,3 +68,32 @@ def test_small_config_loads_the_reference_and_gives_its_outputs(name: str) -> No
             got = model(*x.values())
         diff = (got - want).abs().max().item()
         assert diff <= RTOL * want.abs().max().item(), (name, batch, seq, diff)
+
+
+# torchvision layouts: the specs' state_dicts are torchvision's, key for key ----------------------
+
+from references import resnet  # noqa: E402
+from references.torchvision_layouts import TORCHVISION_LAYOUT  # noqa: E402
+from test_lang_vision import randomise  # noqa: E402
+from test_references import layout_digest  # noqa: E402
+
+TORCHVISION_ZOO = {"resnet18": resnet.resnet18, "resnet50": resnet.resnet50}
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION_ZOO))
+def test_spec_has_torchvisions_state_dict(name: str) -> None:
+    model = archspec.build(archspec.load(spec(name)), device="meta")
+    assert layout_digest(model) == TORCHVISION_LAYOUT[name]
+
+
+@pytest.mark.parametrize("name", sorted(TORCHVISION_ZOO))
+def test_spec_loads_the_reference_and_gives_its_outputs(name: str) -> None:
+    ref = TORCHVISION_ZOO[name]().eval()
+    randomise(ref, seed=1)  # batch-norm statistics too: the output depends on every layer
+    model = archspec.build(archspec.load(spec(name))).eval()
+    model.load_state_dict(ref.state_dict(), strict=True)
+    for batch in (1, 2):
+        x = torch.randn(batch, 3, 64, 64, generator=torch.Generator().manual_seed(batch))
+        with torch.no_grad():
+            want, got = ref(x), model(x)
+        assert (got - want).abs().max().item() <= RTOL * want.abs().max().item(), (name, batch)
