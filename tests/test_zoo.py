@@ -80,7 +80,7 @@ from test_references import layout_digest  # noqa: E402
 TORCHVISION_ZOO = {"resnet18": resnet.resnet18, "resnet50": resnet.resnet50}
 
 
-@pytest.mark.parametrize("name", sorted(TORCHVISION_ZOO))
+@pytest.mark.parametrize("name", [*sorted(TORCHVISION_ZOO), "mobilenet_v2"])
 def test_spec_has_torchvisions_state_dict(name: str) -> None:
     model = archspec.build(archspec.load(spec(name)), device="meta")
     assert layout_digest(model) == TORCHVISION_LAYOUT[name]
