@@ -212,3 +212,14 @@ def test_cli_errors_are_one_message() -> None:
 def test_vars_reconfigure_a_shipped_spec() -> None:
     p = plan(load_with_vars(GPT2, {"depth": 2}), batch=1, sizes={"seq": 8}, search=None)
     assert p.analysis.total_params == P - 10 * 7_087_872
+
+
+def test_units_look_through_a_block_that_holds_the_repeat() -> None:
+    """Hugging Face's layout wraps the decoder layers in a `model` block: the units (what is
+    checkpointed and sharded) are its copies, not the whole wrapper."""
+    from archspec.planner.fsdp import unit_paths
+
+    assert unit_paths(archspec.analyze(str(ROOT / "specs" / "llama.yaml"))) == [
+        "model.layers.0",
+        "model.layers.1",
+    ]

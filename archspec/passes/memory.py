@@ -10,7 +10,9 @@ nothing). The result lists, per layer node, the storages it keeps; ``archspec.pl
 into a timeline of the training step (what is freed when, checkpointing, recomputation).
 
 Checkpoint units are the spec's blocks: each block instance and each copy of a repeated entry at
-the top of the model (``h.0``, ``layer2.1``...), the unit of ``archspec.shard`` too.
+the top of the model (``h.0``, ``layer2.1``...), the unit of ``archspec.shard`` too. A block
+instance at the top that holds a repeat (``model`` around ``model.layers`` in Hugging Face's
+layouts) is looked through: its copies (``model.layers.0``...) are the units.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from archspec.errors import ArchspecError
-from archspec.ir.graph import Graph, LayerNode, split_ref
+from archspec.ir.graph import Graph, LayerNode, Node, split_ref
 from archspec.layers.base import ShapeError
 from archspec.layers.memory import Attention, Device, Kept, MemCtx, Memory
 from archspec.passes import Analysis
@@ -150,9 +152,13 @@ class _Walker:
         local = dict(env)
         for node in g.body():
             ins = [_first(_resolve(local, r)) for r in node.inputs]
+            # a block instance that holds a repeat (Hugging Face's `model` around its `layers`)
+            # is a wrapper: its children are the units, as FSDP wraps each decoder layer
+            wrapper = unit is None and top and node.kind == "block" and _holds_repeat(node)
             starts = (
                 unit is None
                 and top
+                and not wrapper
                 and node.kind != "repeat"
                 and (g.kind == "repeat" or node.kind != "layer")
             )
@@ -162,7 +168,7 @@ class _Walker:
             else:
                 assert node.sub is not None
                 sub_env = {name: {"out": v} for name, v in zip(node.sub.inputs, ins, strict=True)}
-                nested = top and node.kind == "repeat" and unit is None
+                nested = top and unit is None and (node.kind == "repeat" or wrapper)
                 vals = self.graph(node.sub, sub_env, trainable and node.trainable, here, top=nested)
                 local[node.name] = dict(zip(node.outs, vals, strict=True))
             if starts and len(self.layers) > first:
@@ -261,3 +267,8 @@ def _resolve(local: Mapping[str, dict[str, Val]], ref: str) -> dict[str, Val]:
 
 def _first(outs: dict[str, Val] | Val) -> Val:
     return outs if isinstance(outs, Val) else next(iter(outs.values()))
+
+
+def _holds_repeat(node: Node) -> bool:
+    """Whether a block instance has a repeated entry among its own nodes."""
+    return node.sub is not None and any(n.kind == "repeat" for n in node.sub.body())
