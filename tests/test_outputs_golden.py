@@ -43,3 +43,20 @@ def test_every_golden_file_has_its_spec() -> None:
     """A golden copy nobody compares (its spec renamed or removed) would pass forever."""
     expected = {f"{spec.stem}.{kind}" for spec in SPECS for kind in KINDS}
     assert {p.name for p in GOLDEN.iterdir()} == expected
+
+
+def test_no_artifact_carries_an_absolute_path(tmp_path: Path) -> None:
+    """A spec given by its absolute path: the artifacts name it by its file name alone."""
+    spec = tmp_path / "deep" / "folder" / "mlp.yaml"
+    spec.parent.mkdir(parents=True)
+    spec.write_text((ROOT / "specs" / "mlp.yaml").read_text())
+    out = tmp_path / "out"
+    argv = ["compile", str(spec), "-o", str(out), "--quiet", "--emit", "txt,json,py,dot,mmd"]
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()) as err:
+        assert main(argv) == 0, err.getvalue()
+    written = sorted(out.iterdir())
+    assert len(written) == len(KINDS)
+    for path in written:
+        text = path.read_text()
+        assert str(tmp_path) not in text, path.name
+        assert "mlp.yaml" in text or path.suffix in (".dot", ".mmd"), path.name  # diagrams name no file

@@ -24,10 +24,11 @@ import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 from archspec.backends import onnx_limits
+from archspec.backends.onnx_tidy import tidy
 from archspec.errors import ArchspecError
 from archspec.passes import Analysis
 from archspec.pipeline import analyze, load
@@ -558,7 +559,7 @@ def _annotate(model: onnx_ir.Model, a: Analysis, module: torch.nn.Module) -> Non
     model.metadata_props.update(
         {
             "archspec.version": archspec.__version__,
-            "archspec.spec": spec.path,
+            "archspec.spec": PurePath(spec.path).name,  # no directory at all: the same bytes anywhere
             "archspec.spec_name": spec.name,
             "archspec.model": a.model,
             "archspec.total_params": str(a.total_params),
@@ -572,6 +573,7 @@ def _annotate(model: onnx_ir.Model, a: Analysis, module: torch.nn.Module) -> Non
     _name_io(model.graph.inputs, a.inputs, "input")
     _name_io(model.graph.outputs, a.outputs, "output")
     _name_nodes(model.graph, a, {name for name, _ in module.named_modules()})
+    tidy(model.graph)
 
 
 def _name_io(values: Sequence[Any], types: dict[str, TensorType], what: str) -> None:

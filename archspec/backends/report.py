@@ -27,7 +27,7 @@ def summary_text(a: Analysis, depth: int | None = None) -> str:
 
     ins = ", ".join(f"{k}: {v}" for k, v in a.inputs.items())
     out = [
-        f"Model: {a.model} ({a.spec.path})",
+        f"Model: {a.model} ({a.spec.shown_path})",
         f"Inputs: {ins}",
         rule,
         line("Layer (type)", "Output Shape", "Param #"),
@@ -112,7 +112,7 @@ def summary_html(a: Analysis, depth: int | None = None) -> str:
     )
     return (
         '<table class="archspec-summary">'
-        f'<caption style="text-align:left"><b>Model: {e(a.model)}</b> ({e(a.spec.path)})<br/>'
+        f'<caption style="text-align:left"><b>Model: {e(a.model)}</b> ({e(a.spec.shown_path)})<br/>'
         f"Inputs: {e(ins)}</caption>"
         f"<thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody><tfoot>{foot}</tfoot></table>"
     )
@@ -132,7 +132,7 @@ def to_json(analyses: list[Analysis]) -> dict[str, Any]:
 def _model_json(a: Analysis) -> dict[str, Any]:
     return {
         "name": a.model,
-        "spec": a.spec.path,
+        "spec": a.spec.shown_path,
         "inputs": {k: _type_json(v) for k, v in a.inputs.items()},
         "outputs": {k: _type_json(v) for k, v in a.outputs.items()},
         "total_params": a.total_params,

@@ -196,7 +196,7 @@ def _architecture(file: Path, shown: str, analyses: list[Analysis], image: str, 
     for a in analyses:
         if len(analyses) > 1:
             out += [f"Model {markdown.code(a.model)}:", ""]
-        table = _summary(a, _table_depth(a)).replace(a.spec.path, shown)
+        table = _summary(a, _table_depth(a)).replace(a.spec.shown_path, shown)
         out += [markdown.fence(table.rstrip("\n"), "text"), ""]
     if depth is None:
         view = "fully expanded"
@@ -250,7 +250,7 @@ def _section(
     for a in analyses:
         if len(analyses) > 1:
             out += [f"### model {markdown.text(a.model)}", ""]
-        table = _summary(a).replace(a.spec.path, shown)
+        table = _summary(a).replace(a.spec.shown_path, shown)
         out += [markdown.fence(table.rstrip("\n"), "text"), ""]
     view = "fully expanded" if depth is None else "collapsed: each block, repeat and model call is one node"
     out += [f"![{title} diagram]({markdown.link(image)})", "", f"*Diagram: {view}.*", ""]

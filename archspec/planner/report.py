@@ -117,7 +117,7 @@ def plan_text(p: TrainingPlan) -> str:
     at = ", ".join(f"{k}={v}" for k, v in a.sizes.items())
     default = " (the default; choose with --gpu, or --memory and --tflops)" if cfg.gpu_default else ""
     lines = [
-        f"Plan: {a.model} ({a.spec.path})" + (f" at {at}" if at else ""),
+        f"Plan: {a.model} ({a.spec.shown_path})" + (f" at {at}" if at else ""),
         *_unsized(a),
         f"Device: {cfg.gpu.name}{default}: {fmt_bytes(cfg.gpu.memory)}, "
         f"{cfg.tflops:g} TFLOPS dense {'float32' if cfg.precision == 'fp32' else '16-bit'}; "

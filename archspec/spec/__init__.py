@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 from archspec.errors import ArchspecError, Loc, did_you_mean
@@ -36,6 +36,12 @@ class Spec:
     @property
     def path(self) -> str:
         return self.source.file
+
+    @property
+    def shown_path(self) -> str:
+        """The path as artifacts show it: as given when relative, the file name alone when
+        absolute (an artifact never carries the machine's directories)."""
+        return PurePath(self.path).name if PurePath(self.path).is_absolute() else self.path
 
     def model_path(self, model: str) -> PathKey:
         return () if self.single else ("models", model)
