@@ -40,6 +40,7 @@ _BUILTIN = (
     "rms_norm",
     "rotary",
     "transformer",
+    "tensorops",
 )
 
 T = TypeVar("T", bound=type[LayerType])
