@@ -135,3 +135,71 @@ def test_built_and_standalone_source_agree() -> None:
         assert torch.allclose(ys[0], se, atol=1e-6)
         assert torch.allclose(ys[1], att, atol=1e-6)
         assert torch.allclose(ys[2], att / p["cls_token"] + att, atol=1e-5)
+
+
+# Stage 2: named outputs of split/chunk/max, slice, pad, reductions, clamp, where, linear on 4-D.
+CUTS = """\
+name: cuts
+inputs: {x: [batch, 5, 12], img: [batch, 3, h, w]}
+outputs: [mixed, pooled, best, cropped, total]
+layers:
+  - {name: qkv, chunk: {chunks: 3, dim: -1, names: [q, k, v]}, inputs: x}
+  - {name: parts, split: {sizes: [2, 10], dim: -1, names: [head, rest]}, inputs: x}
+  - {name: kt, transpose: [1, 2], inputs: qkv.k}
+  - {name: scores, matmul: [qkv.q, kt]}
+  - {name: positive, clamp: {min: 0.0}}
+  - {name: mask, buffer: {fill: causal_mask, size: 5}}
+  - {name: masked, where: [mask, positive, scores]}
+  - {name: mixed, matmul: [masked, qkv.v]}
+  - {name: channels_last, permute: [0, 2, 3, 1], inputs: img}
+  - {name: proj, linear: 4}
+  - {name: padded, pad: [0, 0, 1, 1]}
+  - {name: pooled, mean: {dim: [1, 2], keepdim: true}}
+  - {name: top, max: -1, inputs: parts.rest}
+  - {name: total, sum: 1, inputs: top.values}
+  - {name: best, amax: {dim: 1}, inputs: parts.head}
+  - {name: cropped, slice: {dim: 1, start: 1, end: -1}, inputs: x}
+"""
+
+
+def test_named_outputs_and_shapes() -> None:
+    a = archspec.analyze(archspec.load_text(CUTS), sizes={"batch": 2, "h": 6, "w": 7})
+    outs = {n.name: {k: str(t) for k, t in n.outs.items()} for n in a.graph.body()}
+    assert outs["qkv"] == {k: "float32[batch, 5, 4]" for k in "qkv"}
+    assert outs["parts"] == {"head": "float32[batch, 5, 2]", "rest": "float32[batch, 5, 10]"}
+    assert outs["top"] == {"values": "float32[batch, 5]", "indices": "int64[batch, 5]"}
+    assert outs["padded"]["out"] == "float32[batch, h, w + 2, 4]"
+    assert outs["pooled"]["out"] == "float32[batch, 1, 1, 4]"
+    assert outs["cropped"]["out"] == "float32[batch, 3, 12]"
+    assert a.total_params == 3 * 4 + 4
+
+
+def test_cuts_match_torch() -> None:
+    from archspec.backends.torch.pysrc import emit
+
+    spec = archspec.load_text(CUTS)
+    sizes = {"batch": 2, "h": 6, "w": 7}
+    built = archspec.build(spec, seed=0).eval()
+    namespace: dict[str, object] = {"__name__": "emitted"}
+    exec(compile(emit([archspec.analyze(spec, sizes=sizes)]), "emitted.py", "exec"), namespace)
+    clone = namespace["Cuts"]().eval()  # type: ignore[operator]
+    clone.load_state_dict(built.state_dict())
+    x, img = archspec.example_inputs(spec, sizes=sizes, seed=2)
+    with torch.no_grad():
+        ys, zs = built(x, img), clone(x, img)
+        q, k, v = x.chunk(3, dim=-1)
+        s = q @ k.transpose(1, 2)
+        mask = torch.ones(5, 5, dtype=torch.bool).tril()
+        mixed = torch.where(mask, s.clamp(min=0.0), s) @ v
+        w, b = built.state_dict()["proj.weight"], built.state_dict()["proj.bias"]
+        proj = torch.nn.functional.pad(img.permute(0, 2, 3, 1) @ w.T + b, [0, 0, 1, 1])
+        want = [
+            mixed,
+            proj.mean((1, 2), keepdim=True),
+            x[..., :2].amax(1),
+            x[:, 1:-1],
+            x[..., 2:].max(-1).values.sum(1),
+        ]
+    for y, z, ref in zip(ys, zs, want, strict=True):
+        assert torch.equal(y, z)
+        assert torch.allclose(y, ref, atol=1e-6)

@@ -41,6 +41,8 @@ _BUILTIN = (
     "rotary",
     "transformer",
     "tensorops",
+    "slicing",
+    "reductions",
 )
 
 T = TypeVar("T", bound=type[LayerType])

@@ -23,3 +23,18 @@ class Expand(nn.Module):
 
     def extra_repr(self) -> str:
         return f"sizes={self.sizes}, sources={self.sources}"
+
+
+class Slice(nn.Module):
+    """``x[..., start:end:step]`` along ``dim``."""
+
+    def __init__(self, dim: int, start: int, end: int | None, step: int) -> None:
+        super().__init__()
+        self.dim, self.start, self.end, self.step = dim, start, end, step
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        d = self.dim % x.dim()
+        return x[(slice(None),) * d + (slice(self.start, self.end, self.step),)]
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, start={self.start}, end={self.end}, step={self.step}"
