@@ -203,3 +203,51 @@ def test_cuts_match_torch() -> None:
     for y, z, ref in zip(ys, zs, want, strict=True):
         assert torch.equal(y, z)
         assert torch.allclose(y, ref, atol=1e-6)
+
+
+# Stage 3: the gcn and keras_cnn specs against their reference modules (tests/references).
+from conftest import ROOT  # noqa: E402
+from references import graph, keras_cnn  # noqa: E402
+
+
+def _randomised(model: torch.nn.Module, seed: int) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return {k: torch.randn(v.shape, generator=g) * 0.1 for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("name", ["gcn", "keras_cnn"])
+def test_spec_equals_its_reference(name: str) -> None:
+    spec = archspec.load(ROOT / "specs" / f"{name}.yaml")
+    built = archspec.build(spec, seed=0).eval()
+    ref = (graph.GCN() if name == "gcn" else keras_cnn.keras_cnn()).eval()
+    assert {k: v.shape for k, v in built.state_dict().items()} == {
+        k: v.shape for k, v in ref.state_dict().items()
+    }
+    weights = _randomised(ref, 5)
+    ref.load_state_dict(weights)
+    built.load_state_dict(weights)
+    g = torch.Generator().manual_seed(6)
+    if name == "gcn":
+        adj = (torch.rand(12, 12, generator=g) > 0.7).float()
+        inputs: tuple[torch.Tensor, ...] = (
+            torch.randn(12, 1433, generator=g),
+            graph.normalize_adjacency(((adj + adj.T) > 0).float()),
+        )
+    else:
+        inputs = (torch.rand(2, 64, 64, 3, generator=g),)
+    with torch.no_grad():
+        want, got = ref(*inputs), built(*inputs)
+    assert got.shape == want.shape == ((12, 7) if name == "gcn" else (2, 1))
+    assert (got - want).abs().max() <= 1e-5 * want.abs().max()
+    total = graph.GCN_CORA_PARAMS if name == "gcn" else keras_cnn.KERAS_CNN_PARAMS
+    assert sum(t.numel() for t in built.parameters()) == total == archspec.analyze(spec).total_params
+
+
+@pytest.mark.parametrize("name", ["gcn", "keras_cnn"])
+def test_spec_exports_to_onnx_and_verifies(name: str, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("onnxruntime")
+    spec = archspec.load(ROOT / "specs" / f"{name}.yaml")
+    out = tmp_path / f"{name}.onnx"
+    report = archspec.export_onnx(spec, out)  # raises unless onnxruntime reproduces torch's outputs
+    assert report.paths[0] == out and out.stat().st_size > 0
+    assert report.max_abs_diff <= report.atol + report.rtol * report.max_abs_output
