@@ -34,8 +34,8 @@ REDUCED: dict[str, dict[str, Any]] = {
 }
 # Two sizes per spec: every symbolic dim a spec uses gets a value from each.
 SIZES = [
-    {"batch": 2, "seq": 12, "src_len": 7, "tgt_len": 5},
-    {"batch": 3, "seq": 20, "src_len": 9, "tgt_len": 11},
+    {"batch": 2, "seq": 12, "src_len": 7, "tgt_len": 5, "nodes": 6},
+    {"batch": 3, "seq": 20, "src_len": 9, "tgt_len": 11, "nodes": 9},
 ]
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))
 

@@ -40,6 +40,9 @@ _BUILTIN = (
     "rms_norm",
     "rotary",
     "transformer",
+    "tensorops",
+    "slicing",
+    "reductions",
 )
 
 T = TypeVar("T", bound=type[LayerType])

@@ -22,7 +22,8 @@ from archspec.shapes import TensorType, tensor
 
 @register_layer
 class Linear(LayerType):
-    """A fully connected layer on the last dimension: ``y = x W^T + b``."""
+    """A fully connected layer on the last dimension of an input of any rank (as ``nn.Linear``):
+    ``y = x W^T + b``; ``[..., in] -> [..., out]``."""
 
     name = "linear"
     family = "linear"
@@ -37,19 +38,16 @@ class Linear(LayerType):
     examples = [
         ({"out": 7}, [tensor("batch", 5)]),
         ({"out": 3, "bias": False}, [tensor("batch", "seq", 4)]),
+        ({"out": 4}, [tensor("batch", "h", "w", 3)]),
+        ({"out": 2}, [tensor(5)]),
     ]
 
     @classmethod
     def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
         x = xs[0]
         need_float(x, "linear")
-        if x.rank not in (2, 3):
-            need_rank(
-                x,
-                (2, 3),
-                "linear",
-                hint="add a `flatten` before it (linear acts on the last dimension)",
-            )
+        if x.rank < 1:
+            need_rank(x, (1, 2, 3), "linear", hint="linear acts on the last dimension of its input")
         need_int(x.shape[-1], "the input features of linear")
         return x.with_shape((*x.shape[:-1], p.out))
 
