@@ -2,7 +2,8 @@
 tests/references (equal counts; identical state_dict keys and shapes; equal outputs after copying
 the weights with every tensor randomised, in eval mode and in training mode under one seed), the
 layers they need (drop_path, layer_norm over one dim, depthwise convolution) against torch, every
-new layer built and emitted as standalone source, and the channels-last hint.
+new layer built and emitted as standalone source, and the channels-last hint. (Every shipped spec,
+these included, is also exported to ONNX and verified at full size by tests/test_onnx.py.)
 """
 
 from __future__ import annotations
@@ -19,10 +20,21 @@ from archspec.planner.specvars import load_with_vars
 SPECS = ROOT / "specs"
 COUNTS = {
     "mobilenet_v2": 3_504_872,
+    "efficientnet_b0": 5_288_548,
+    "convnext_tiny": 28_589_128,
+    "vit_b_16": 86_567_656,
 }
 
-# MACs at 224x224, batch 1: torchvision's model card gives 0.30 GFLOPS
-MACS = {"mobilenet_v2": 300_774_272}
+# MACs at 224x224, batch 1 (FlopCounterMode / 2: convolutions, linears, attention's two products).
+# torchvision's model cards give "GFLOPS" 0.30, 0.39, 4.46 and 17.56, which are these counts
+# rounded: the cards count a multiply-add once, as here.
+MACS = {
+    "mobilenet_v2": 300_774_272,
+    "efficientnet_b0": 385_814_752,
+    "convnext_tiny": 4_455_531_264,
+    "vit_b_16": 17_563_828_224,
+}
+GFLOPS = {"mobilenet_v2": 0.30, "efficientnet_b0": 0.39, "convnext_tiny": 4.46, "vit_b_16": 17.56}
 
 
 @pytest.mark.parametrize(("name", "count"), sorted(COUNTS.items()))
@@ -39,13 +51,14 @@ def test_macs_are_torchvisions(name: str, macs: int) -> None:
         spec, sizes={k: v for k, v in {"batch": 1, "h": 224, "w": 224}.items() if k in symbols}
     )
     assert a.macs == macs
+    assert round(macs / 1e9, 2) == GFLOPS[name]
 
 
 # ---- outputs against the references ------------------------------------------------------------
 
 torch = pytest.importorskip("torch")
 
-from references import mobilenet, vit  # noqa: E402
+from references import MODELS, convnext, efficientnet, mobilenet, vit  # noqa: E402
 from references._common import StochasticDepth  # noqa: E402
 
 
@@ -64,8 +77,26 @@ def randomise(model: torch.nn.Module, seed: int) -> None:
 
 
 # spec, its vars for the test, the reference at that config, the input's shape
+# (small configs keep the test fast; dropout and drop-path rates are the full models', or raised so
+# that training mode exercises them)
+SMALL_VIT = {"image_size": 32, "patch": 8, "width": 64, "depth": 2, "heads": 4, "mlp": 128}
 REFERENCES: dict[str, tuple[dict[str, object], Callable[[], torch.nn.Module], tuple[int, ...]]] = {
     "mobilenet_v2": ({}, mobilenet.mobilenet_v2, (2, 3, 64, 48)),
+    "efficientnet_b0": (
+        {"classes": 10},
+        lambda: efficientnet.EfficientNet(efficientnet.B0, num_classes=10),
+        (3, 3, 64, 48),
+    ),
+    "convnext_tiny": (
+        {"classes": 10, "image_size": 64, "stochastic_depth": 0.3},
+        lambda: convnext.ConvNeXt(convnext.TINY, stochastic_depth_prob=0.3, num_classes=10),
+        (3, 3, 64, 64),
+    ),
+    "vit_b_16": (
+        {**SMALL_VIT, "classes": 10, "dropout": 0.1, "attention_dropout": 0.1},
+        lambda: vit.VisionTransformer(32, 8, 2, 4, 64, 128, 0.1, 0.1, num_classes=10),
+        (3, 3, 32, 32),
+    ),
 }
 
 
@@ -92,11 +123,43 @@ def test_outputs_equal_the_reference(name: str) -> None:
     assert (got - want).abs().max().item() <= 1e-5 * want.abs().max().item()
 
 
-def test_reference_counts_agree_on_meta() -> None:
-    for name, count in COUNTS.items():
-        with torch.device("meta"):
-            ref = REFERENCES[name][1]() if name != "vit_b_16" else vit.vit_b_16()
-        assert sum(p.numel() for p in ref.parameters()) == count
+@pytest.mark.parametrize("name", sorted(COUNTS))
+def test_full_size_keys_equal_the_reference_on_meta(name: str) -> None:
+    """At full size, on the meta device (nothing allocated): the reference's count is the
+    published one, and the spec's state_dict keys, shapes and dtypes are the reference's, in order."""
+    make, count = MODELS[name]
+    with torch.device("meta"):
+        ref = make()
+    assert sum(p.numel() for p in ref.parameters()) == count
+    ours = archspec.build(SPECS / f"{name}.yaml", device="meta").state_dict()
+
+    def table(sd: dict[str, torch.Tensor]) -> list[tuple[str, tuple[int, ...], torch.dtype]]:
+        return [(k, tuple(v.shape), v.dtype) for k, v in sd.items()]
+
+    assert table(ours) == table(ref.state_dict())
+
+
+def test_efficientnet_takes_any_input_size() -> None:
+    spec = archspec.load(SPECS / "efficientnet_b0.yaml")
+    model = archspec.build(spec, seed=0).eval()
+    for h, w in ((33, 47), (96, 64)):
+        a = archspec.analyze(spec, sizes={"batch": 1, "h": h, "w": w})
+        assert a.out(a.graph.nodes["features"]).shape == (1, 1280, -(-h // 32), -(-w // 32))
+        with torch.no_grad():
+            assert model(torch.randn(1, 3, h, w)).shape == (1, 1000)
+
+
+def test_initial_values_follow_the_references() -> None:
+    """The spec's own init: ConvNeXt's layer scale 1e-6, ViT's class token zeros and position
+    embedding N(0, 0.02) (the other layers' inits are torch's defaults, as the specs say)."""
+    cnx = archspec.build(load_with_vars(SPECS / "convnext_tiny.yaml", {"image_size": 32}), seed=0)
+    scale = cnx.get_parameter("features.5.8.layer_scale")
+    assert scale.shape == (384, 1, 1) and bool((scale == 1e-6).all())
+    small = load_with_vars(SPECS / "vit_b_16.yaml", {**SMALL_VIT, "image_size": 224, "patch": 4})
+    v = archspec.build(small, seed=0)
+    assert bool((v.get_parameter("class_token") == 0).all())
+    pos = v.get_parameter("encoder.pos_embedding")
+    assert pos.shape == (1, 56 * 56 + 1, 64) and 0.018 < pos.std().item() < 0.022
 
 
 def test_mobilenet_v2_activations_are_relu6() -> None:

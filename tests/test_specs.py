@@ -17,9 +17,11 @@ from archspec.docsgen.gallery import SEED_ARCHITECTURES, header_comment, write_a
 # References: each spec's header (torchvision, HF, the PyTorch tutorials, the seed documents).
 EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("cnn", "cnn"): (3_937_409, 3_937_409, 0, 0),
+    ("convnext_tiny", "convnext_tiny"): (28_589_128, 28_589_128, 0, 0),
     ("dcgan", "generator"): (3_576_704, 3_576_704, 0, 1_924),
     ("dcgan", "discriminator"): (2_765_568, 2_765_568, 0, 1_795),
     ("dcgan", "dcgan"): (6_342_272, 3_576_704, 2_765_568, 3_719),
+    ("efficientnet_b0", "efficientnet_b0"): (5_288_548, 5_288_548, 0, 42_065),
     ("esn", "esn"): (251_001, 501, 250_500, 0),
     ("fnn", "fnn"): (221, 221, 0, 0),
     ("gcn", "gcn"): (23_063, 23_063, 0, 0),
@@ -47,6 +49,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("transformer_encoder", "transformer_encoder"): (109_482_240, 109_482_240, 0, 0),
     ("unet", "unet"): (482_466, 482_466, 0, 1_422),
     ("vgg16", "vgg16"): (138_357_544, 138_357_544, 0, 0),
+    ("vit_b_16", "vit_b_16"): (86_567_656, 86_567_656, 0, 0),
 }
 CASES = [pytest.param(stem, model, id=f"{stem}-{model}") for stem, model in EXPECTED]
 
