@@ -1,0 +1,106 @@
+"""The zoo (issue 15): published models as specs whose state_dict is the reference's. Each spec
+under specs/ has the reference's exact count and state_dict keys and shapes (the big ones
+statically and built on device="meta"); a small configuration of the same file (its `vars:`
+overridden) loads the reference's state_dict with strict=True and gives its outputs at two batch
+sizes (float32, max |difference| <= 1e-5 * max |reference output|). References: transformers
+(tests/references/hf.py, built from configs, nothing downloaded) and the torchvision-layout
+modules of tests/references."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+
+import pytest
+from conftest import ROOT
+
+import archspec
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from references.hf import REFERENCES, count  # noqa: E402
+
+RTOL = 1e-5  # max |difference| <= RTOL * max |reference output|
+
+
+def spec_text(name: str) -> str:
+    return (ROOT / "specs" / f"{name}.yaml").read_text()
+
+
+def with_vars(text: str, **values: Any) -> str:
+    """The spec with some of its top-level `vars:` changed (each must be there once)."""
+    for key, value in values.items():
+        text, n = re.subn(rf"(?m)^  {key}: .*$", f"  {key}: {json.dumps(value)}", text)
+        assert n == 1, key
+    return text
+
+
+def shapes(sd: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    return {k: tuple(v.shape) for k, v in sd.items()}
+
+
+def rel_diff(got: Any, want: Any) -> float:
+    assert got.shape == want.shape
+    return float((got - want).abs().max()) / float(want.abs().max())
+
+
+def assert_static_and_meta(name: str) -> None:
+    """The shipped (published-size) spec: count, keys and shapes equal to the HF model on meta."""
+    ref = REFERENCES[name]
+    start = time.perf_counter()
+    a = archspec.analyze(ROOT / "specs" / f"{name}.yaml")
+    seconds = time.perf_counter() - start
+    hf = ref.build(published=True)
+    assert a.total_params == count(hf) == ref.published_params, seconds
+    assert f"{ref.published_params:,}" in spec_text(name).split(f"name: {name}")[0]
+    ours = archspec.build(archspec.load(ROOT / "specs" / f"{name}.yaml"), device="meta")
+    assert all(p.is_meta for p in ours.parameters())
+    assert shapes(ours.state_dict()) == shapes(hf.state_dict())
+
+
+def assert_same_outputs(text: str, name: str, sizes: list[tuple[int, int]]) -> Any:
+    """A small configuration: equal count, strict load of the tiny reference, equal outputs."""
+    ref = REFERENCES[name]
+    hf = ref.build()
+    spec = archspec.load_text(text, name=f"{name}_small.yaml")
+    assert archspec.analyze(spec).total_params == count(hf)
+    model = archspec.build(spec).eval()
+    assert shapes(model.state_dict()) == shapes(hf.state_dict())
+    model.load_state_dict(hf.state_dict(), strict=True)
+    for batch, seq in sizes:
+        x = ref.inputs(hf.config, batch, seq)
+        want = ref.outputs(hf, x)
+        with torch.no_grad():
+            got = model(*x.values())
+        got = got if isinstance(got, tuple) else (got,)
+        for g, (key, w) in zip(got, want.items(), strict=False):
+            assert rel_diff(g, w) <= RTOL, (name, key, batch, seq)
+    return model
+
+
+# Llama 3 8B and Mistral 7B v0.1 ---------------------------------------------------------------
+
+SMALL_DECODER = dict(vocab=128, hidden=64, layers=2, heads=4, kv_heads=2, intermediate=176)
+
+
+@pytest.mark.parametrize("name", ["llama3_8b", "mistral_7b"])
+def test_published_decoder_statically_and_on_meta(name: str) -> None:
+    assert_static_and_meta(name)
+
+
+def test_llama3_8b_small_config_is_hf_llama() -> None:
+    assert_same_outputs(with_vars(spec_text("llama3_8b"), **SMALL_DECODER), "llama3_8b", [(2, 9), (3, 5)])
+
+
+def test_mistral_7b_small_config_is_hf_mistral() -> None:
+    text = with_vars(spec_text("mistral_7b"), **SMALL_DECODER, window=4)  # MISTRAL_TINY's window
+    model = assert_same_outputs(text, "mistral_7b", [(2, 9), (3, 11)])
+    # the window matters at these lengths: without it the logits differ
+    unwindowed = archspec.build(archspec.load_text(with_vars(text, window=4096))).eval()
+    unwindowed.load_state_dict(model.state_dict(), strict=True)
+    x = REFERENCES["mistral_7b"].inputs(REFERENCES["mistral_7b"].config(), 2, 9)["input_ids"]
+    with torch.no_grad():
+        assert rel_diff(unwindowed(x), model(x)) > 100 * RTOL
