@@ -100,7 +100,7 @@ def test_json_contract() -> None:
         assert all(isinstance(d, (int, str)) for d in node["output_shape"])
     by_name = {n["name"]: n for n in m["nodes"]}
     assert by_name["layer2.0.conv1"]["inputs"] == ["layer1.1.relu2"]  # the producing layer
-    assert by_name["layer2.0.shortcut.conv"]["inputs"] == ["layer1.1.relu2"]
+    assert by_name["layer2.0.downsample.0"]["inputs"] == ["layer1.1.relu2"]
     assert by_name["fc"]["inputs"] == ["avgpool"]
 
 

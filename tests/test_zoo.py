@@ -104,3 +104,42 @@ def test_mistral_7b_small_config_is_hf_mistral() -> None:
     x = REFERENCES["mistral_7b"].inputs(REFERENCES["mistral_7b"].config(), 2, 9)["input_ids"]
     with torch.no_grad():
         assert rel_diff(unwindowed(x), model(x)) > 100 * RTOL
+
+
+# ResNet-50 (torchvision layout) ---------------------------------------------------------------
+
+
+def randomise(model: Any, seed: int) -> None:
+    """Every float parameter and buffer random (running variances positive), so that the output
+    depends on every layer: no zero biases, no 0/1 batch-norm statistics or affine parameters."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for key, t in model.state_dict().items():
+            if not t.is_floating_point():
+                continue
+            if key.endswith("running_var"):
+                t.copy_(torch.rand(t.shape, generator=g) + 0.5)
+            else:
+                t.copy_(torch.randn(t.shape, generator=g) * 0.2)
+
+
+def test_resnet50_has_torchvisions_state_dict_and_outputs() -> None:
+    import hashlib
+
+    from references import resnet
+    from references.torchvision_layouts import TORCHVISION_LAYOUT
+
+    model, ref = archspec.build(ROOT / "specs" / "resnet50.yaml", seed=0).eval(), resnet.resnet50().eval()
+    sd = model.state_dict()
+    lines = [f"{k}:{list(v.shape)}:{str(v.dtype).removeprefix('torch.')}" for k, v in sd.items()]
+    # torchvision 0.29.1's own resnet50 layout (key, shape and dtype of every entry, in order)
+    assert (len(lines), hashlib.sha256("\n".join(lines).encode()).hexdigest()) == TORCHVISION_LAYOUT["resnet50"]
+    assert tuple(sd["layer1.0.downsample.0.weight"].shape) == (256, 64, 1, 1)
+    randomise(ref, 1)
+    model.load_state_dict(ref.state_dict(), strict=True)
+    for batch in (1, 2):
+        x = torch.randn(batch, 3, 224, 224, generator=torch.Generator().manual_seed(batch))
+        with torch.no_grad():
+            want, got = ref(x), model(x)
+        assert float(want.abs().max()) > 0.1
+        assert rel_diff(got, want) <= RTOL, batch

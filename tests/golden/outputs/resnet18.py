@@ -31,7 +31,7 @@ class Basic(nn.Module):
         self.relu1 = nn.ReLU()
         self.conv2 = nn.Conv2d(in_channels=in_channels, out_channels=in_channels, kernel_size=3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(num_features=in_channels)
-        self.shortcut = nn.Identity()
+        self.downsample = nn.Identity()
         self.relu2 = nn.ReLU()
 
     def forward(self, input):
@@ -40,19 +40,19 @@ class Basic(nn.Module):
         relu1 = self.relu1(bn1)
         conv2 = self.conv2(relu1)
         bn2 = self.bn2(conv2)
-        shortcut = self.shortcut(input)
-        add = bn2 + shortcut
+        downsample = self.downsample(input)
+        add = bn2 + downsample
         relu2 = self.relu2(add)
         return relu2
 
 
-class Projection(nn.Sequential):
+class Downsample(nn.Sequential):
     """1x1 convolution + batch norm, matching the main path's shape on the skip path."""
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__(OrderedDict([
-            ('conv', nn.Conv2d(in_channels=in_channels, out_channels=out_channels, kernel_size=1, stride=2, bias=False)),
-            ('bn', nn.BatchNorm2d(num_features=out_channels)),
+            ('0', nn.Conv2d(in_channels=in_channels, out_channels=out_channels, kernel_size=1, stride=2, bias=False)),
+            ('1', nn.BatchNorm2d(num_features=out_channels)),
         ]))
 
 
@@ -66,7 +66,7 @@ class Basic2(nn.Module):
         self.relu1 = nn.ReLU()
         self.conv2 = nn.Conv2d(in_channels=out_channels, out_channels=out_channels, kernel_size=3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(num_features=out_channels)
-        self.shortcut = Projection(in_channels=in_channels, out_channels=out_channels)
+        self.downsample = Downsample(in_channels=in_channels, out_channels=out_channels)
         self.relu2 = nn.ReLU()
 
     def forward(self, input):
@@ -75,8 +75,8 @@ class Basic2(nn.Module):
         relu1 = self.relu1(bn1)
         conv2 = self.conv2(relu1)
         bn2 = self.bn2(conv2)
-        shortcut = self.shortcut(input)
-        add = bn2 + shortcut
+        downsample = self.downsample(input)
+        add = bn2 + downsample
         relu2 = self.relu2(add)
         return relu2
 

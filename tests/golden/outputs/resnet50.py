@@ -21,13 +21,13 @@ class GlobalAvgPool(nn.Module):
         return x.mean(dim=tuple(range(2, x.dim())))
 
 
-class Projection(nn.Sequential):
-    """1x1 convolution + batch norm on the skip path."""
+class Downsample(nn.Sequential):
+    """1x1 convolution + batch norm on the skip path (torchvision's Sequential, keys 0 and 1)."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
         super().__init__(OrderedDict([
-            ('conv', nn.Conv2d(in_channels=in_channels, out_channels=out_channels, kernel_size=1, stride=stride, bias=False)),
-            ('bn', nn.BatchNorm2d(num_features=out_channels)),
+            ('0', nn.Conv2d(in_channels=in_channels, out_channels=out_channels, kernel_size=1, stride=stride, bias=False)),
+            ('1', nn.BatchNorm2d(num_features=out_channels)),
         ]))
 
 
@@ -44,7 +44,7 @@ class Bottleneck(nn.Module):
         self.relu2 = nn.ReLU()
         self.conv3 = nn.Conv2d(in_channels=out_channels, out_channels=conv3_out_channels, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(num_features=conv3_out_channels)
-        self.shortcut = Projection(in_channels=in_channels, out_channels=conv3_out_channels, stride=stride)
+        self.downsample = Downsample(in_channels=in_channels, out_channels=conv3_out_channels, stride=stride)
         self.relu3 = nn.ReLU()
 
     def forward(self, input):
@@ -56,8 +56,8 @@ class Bottleneck(nn.Module):
         relu2 = self.relu2(bn2)
         conv3 = self.conv3(relu2)
         bn3 = self.bn3(conv3)
-        shortcut = self.shortcut(input)
-        add = bn3 + shortcut
+        downsample = self.downsample(input)
+        add = bn3 + downsample
         relu3 = self.relu3(add)
         return relu3
 
@@ -75,7 +75,7 @@ class Bottleneck2(nn.Module):
         self.relu2 = nn.ReLU()
         self.conv3 = nn.Conv2d(in_channels=out_channels, out_channels=in_channels, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(num_features=in_channels)
-        self.shortcut = nn.Identity()
+        self.downsample = nn.Identity()
         self.relu3 = nn.ReLU()
 
     def forward(self, input):
@@ -87,8 +87,8 @@ class Bottleneck2(nn.Module):
         relu2 = self.relu2(bn2)
         conv3 = self.conv3(relu2)
         bn3 = self.bn3(conv3)
-        shortcut = self.shortcut(input)
-        add = bn3 + shortcut
+        downsample = self.downsample(input)
+        add = bn3 + downsample
         relu3 = self.relu3(add)
         return relu3
 
