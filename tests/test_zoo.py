@@ -123,18 +123,19 @@ def randomise(model: Any, seed: int) -> None:
                 t.copy_(torch.randn(t.shape, generator=g) * 0.2)
 
 
-def test_resnet50_has_torchvisions_state_dict_and_outputs() -> None:
+@pytest.mark.parametrize("name", ["resnet18", "resnet50"])
+def test_resnet_has_torchvisions_state_dict_and_outputs(name: str) -> None:
     import hashlib
 
     from references import resnet
-    from references.torchvision_layouts import TORCHVISION_LAYOUT
+    from references.torchvision_layouts import TORCHVISION_KEYS, TORCHVISION_LAYOUT
 
-    model, ref = archspec.build(ROOT / "specs" / "resnet50.yaml", seed=0).eval(), resnet.resnet50().eval()
+    model, ref = archspec.build(ROOT / "specs" / f"{name}.yaml", seed=0).eval(), getattr(resnet, name)().eval()
     sd = model.state_dict()
     lines = [f"{k}:{list(v.shape)}:{str(v.dtype).removeprefix('torch.')}" for k, v in sd.items()]
-    # torchvision 0.29.1's own resnet50 layout (key, shape and dtype of every entry, in order)
-    assert (len(lines), hashlib.sha256("\n".join(lines).encode()).hexdigest()) == TORCHVISION_LAYOUT["resnet50"]
-    assert tuple(sd["layer1.0.downsample.0.weight"].shape) == (256, 64, 1, 1)
+    # torchvision 0.29.1's own layout (key, shape and dtype of every entry, in order)
+    assert (len(lines), hashlib.sha256("\n".join(lines).encode()).hexdigest()) == TORCHVISION_LAYOUT[name]
+    assert {k: list(sd[k].shape) for k in TORCHVISION_KEYS[name]} == TORCHVISION_KEYS[name]
     randomise(ref, 1)
     model.load_state_dict(ref.state_dict(), strict=True)
     for batch in (1, 2):
