@@ -26,6 +26,16 @@ ROOT = Path(__file__).resolve().parent.parent
 REDUCED: dict[str, dict[str, Any]] = {
     "gpt2": {"vocab": 500, "d_model": 64, "heads": 4, "depth": 2, "context": 64},
     "gpt3": {"vocab": 500, "d_model": 96, "heads": 8, "depth": 2, "context": 64},
+    "llama3_8b": {"vocab": 128, "hidden": 64, "layers": 2, "heads": 4, "kv_heads": 2, "intermediate": 176},
+    "mistral_7b": {
+        "vocab": 128,
+        "hidden": 64,
+        "layers": 2,
+        "heads": 4,
+        "kv_heads": 2,
+        "intermediate": 176,
+        "window": 8,
+    },
     "transformer_encoder": {"vocab": 500, "d_model": 64, "heads": 4, "depth": 2, "max_positions": 64},
     "vgg16": {"width": 8, "hidden": 64, "classes": 10},
     "esn": {"units": 60},

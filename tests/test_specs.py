@@ -180,7 +180,8 @@ def test_esn_trains_only_its_readout() -> None:
 def test_gpt2_lm_head_is_tied_to_the_token_embedding() -> None:
     pytest.importorskip("torch")
     m = archspec.build(spec_path("gpt2"), device="meta")
-    assert m.lm_head.weight is m.wte.weight
+    assert m.get_parameter("lm_head.weight") is m.get_parameter("transformer.wte.weight")
+    assert "lm_head.weight" in m.state_dict() and "transformer.wte.weight" in m.state_dict()
     assert sum(p.numel() for p in m.parameters()) == 124_439_808
 
 

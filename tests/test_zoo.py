@@ -130,7 +130,10 @@ def test_resnet_has_torchvisions_state_dict_and_outputs(name: str) -> None:
     from references import resnet
     from references.torchvision_layouts import TORCHVISION_KEYS, TORCHVISION_LAYOUT
 
-    model, ref = archspec.build(ROOT / "specs" / f"{name}.yaml", seed=0).eval(), getattr(resnet, name)().eval()
+    model, ref = (
+        archspec.build(ROOT / "specs" / f"{name}.yaml", seed=0).eval(),
+        getattr(resnet, name)().eval(),
+    )
     sd = model.state_dict()
     lines = [f"{k}:{list(v.shape)}:{str(v.dtype).removeprefix('torch.')}" for k, v in sd.items()]
     # torchvision 0.29.1's own layout (key, shape and dtype of every entry, in order)
@@ -144,3 +147,34 @@ def test_resnet_has_torchvisions_state_dict_and_outputs(name: str) -> None:
             want, got = ref(x), model(x)
         assert float(want.abs().max()) > 0.1
         assert rel_diff(got, want) <= RTOL, batch
+
+
+# GPT-2 (HF GPT2LMHeadModel layout) ------------------------------------------------------------
+
+
+def test_gpt2_statically_and_on_meta() -> None:
+    assert_static_and_meta("gpt2")
+    model = archspec.build(ROOT / "specs" / "gpt2.yaml", device="meta")
+    assert model.get_parameter("lm_head.weight") is model.get_parameter("transformer.wte.weight")
+    assert tuple(model.state_dict()["transformer.h.0.attn.c_attn.weight"].shape) == (
+        768,
+        2304,
+    )  # Conv1D [in, out]
+
+
+def test_gpt2_small_config_is_hf_gpt2() -> None:
+    text = with_vars(spec_text("gpt2"), vocab=101, context=32, d_model=32, heads=4, depth=2)  # GPT2_TINY
+    model = assert_same_outputs(text, "gpt2", [(2, 9), (3, 5)])
+    assert model.get_parameter("lm_head.weight") is model.get_parameter("transformer.wte.weight")
+
+
+# docs/language/zoo.md: every spec in it loads, with the count it states ------------------------
+
+
+def test_docs_specs_have_their_stated_counts() -> None:
+    text = (ROOT / "docs" / "language" / "zoo.md").read_text()
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if b.startswith("# params: ")]
+    assert blocks
+    for block in blocks:
+        stated = int(block.split("\n", 1)[0].removeprefix("# params: ").replace(",", ""))
+        assert archspec.analyze(archspec.load_text(block, name="zoo.md")).total_params == stated

@@ -40,6 +40,7 @@ _BUILTIN = (
     "rms_norm",
     "rotary",
     "transformer",
+    "hf_conv1d",
 )
 
 T = TypeVar("T", bound=type[LayerType])
