@@ -10,7 +10,9 @@ nothing). The result lists, per layer node, the storages it keeps; ``archspec.pl
 into a timeline of the training step (what is freed when, checkpointing, recomputation).
 
 Checkpoint units are the spec's blocks: each block instance and each copy of a repeated entry at
-the top of the model (``h.0``, ``layer2.1``...), the unit of ``archspec.shard`` too.
+the top of the model (``h.0``, ``layer2.1``...), the unit of ``archspec.shard`` too. A top block
+that holds a repeat (Hugging Face layouts' ``model`` or ``transformer``) is looked into: its
+repeat's copies and its other blocks are the units (``transformer.h.0``, ``model.layers.3``).
 """
 
 from __future__ import annotations
@@ -150,9 +152,19 @@ class _Walker:
         local = dict(env)
         for node in g.body():
             ins = [_first(_resolve(local, r)) for r in node.inputs]
+            # a top block that holds a repeat (HF's `model`, `transformer`) is a wrapper: its
+            # repeat's copies and its other blocks are the units (`model.layers.0`, ...)
+            wrapper = (
+                unit is None
+                and top
+                and node.kind == "block"
+                and node.sub is not None
+                and any(n.kind == "repeat" for n in node.sub.body())
+            )
             starts = (
                 unit is None
                 and top
+                and not wrapper
                 and node.kind != "repeat"
                 and (g.kind == "repeat" or node.kind != "layer")
             )
@@ -162,7 +174,7 @@ class _Walker:
             else:
                 assert node.sub is not None
                 sub_env = {name: {"out": v} for name, v in zip(node.sub.inputs, ins, strict=True)}
-                nested = top and node.kind == "repeat" and unit is None
+                nested = top and unit is None and (node.kind == "repeat" or wrapper)
                 vals = self.graph(node.sub, sub_env, trainable and node.trainable, here, top=nested)
                 local[node.name] = dict(zip(node.outs, vals, strict=True))
             if starts and len(self.layers) > first:
