@@ -16,6 +16,7 @@ from archspec.docsgen.gallery import SEED_ARCHITECTURES, header_comment, write_a
 # (spec file stem, model): total, trainable, non-trainable parameters, buffer elements.
 # References: each spec's header (torchvision, HF, the PyTorch tutorials, the seed documents).
 EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
+    ("bert_base", "bert_base"): (109_482_240, 109_482_240, 0, 0),
     ("cnn", "cnn"): (3_937_409, 3_937_409, 0, 0),
     ("dcgan", "generator"): (3_576_704, 3_576_704, 0, 1_924),
     ("dcgan", "discriminator"): (2_765_568, 2_765_568, 0, 1_795),

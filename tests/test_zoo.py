@@ -178,3 +178,44 @@ def test_docs_specs_have_their_stated_counts() -> None:
     for block in blocks:
         stated = int(block.split("\n", 1)[0].removeprefix("# params: ").replace(",", ""))
         assert archspec.analyze(archspec.load_text(block, name="zoo.md")).total_params == stated
+
+
+# BERT base (HF BertModel layout, with pooler) -------------------------------------------------
+
+BERT_SMALL = dict(vocab=101, max_positions=32, hidden=32, layers=2, heads=4, intermediate=64)  # BERT_TINY
+
+
+def test_bert_base_statically_and_on_meta() -> None:
+    assert_static_and_meta("bert_base")
+    spec = archspec.load(ROOT / "specs" / "bert_base.yaml")
+    assert list(spec.models["bert_base"].inputs) == ["input_ids", "token_type_ids"]
+
+
+def test_bert_base_small_config_is_hf_bert() -> None:
+    model = assert_same_outputs(with_vars(spec_text("bert_base"), **BERT_SMALL), "bert_base", [(2, 9), (3, 5)])
+    assert "encoder.layer.1.attention.self.query.weight" in model.state_dict()
+
+
+def test_bert_base_standalone_source_loads_hf_weights(tmp_path: Any) -> None:
+    """The generated source (a node named `self` included) is the same model."""
+    import importlib.util
+
+    from archspec.backends.torch.pysrc import emit
+
+    spec = archspec.load_text(with_vars(spec_text("bert_base"), **BERT_SMALL), name="bert_small.yaml")
+    path = tmp_path / "bert_small.py"
+    path.write_text(emit([archspec.analyze(spec)]))
+    loader = importlib.util.spec_from_file_location("bert_small", path)
+    assert loader is not None and loader.loader is not None
+    module = importlib.util.module_from_spec(loader)
+    loader.loader.exec_module(module)
+    ref = REFERENCES["bert_base"]
+    hf = ref.build()
+    model = module.BertBase().eval()
+    model.load_state_dict(hf.state_dict(), strict=True)
+    x = ref.inputs(hf.config, 2, 7)
+    want = ref.outputs(hf, x)
+    with torch.no_grad():
+        got = model(*x.values())
+    for g, w in zip(got, want.values(), strict=True):
+        assert rel_diff(g, w) <= RTOL
