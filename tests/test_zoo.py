@@ -192,7 +192,8 @@ def test_bert_base_statically_and_on_meta() -> None:
 
 
 def test_bert_base_small_config_is_hf_bert() -> None:
-    model = assert_same_outputs(with_vars(spec_text("bert_base"), **BERT_SMALL), "bert_base", [(2, 9), (3, 5)])
+    text = with_vars(spec_text("bert_base"), **BERT_SMALL)
+    model = assert_same_outputs(text, "bert_base", [(2, 9), (3, 5)])
     assert "encoder.layer.1.attention.self.query.weight" in model.state_dict()
 
 

@@ -130,7 +130,8 @@ def _graph_module(root: nn.Module, plan: Plan) -> fx.GraphModule:
         elif step.module is not None:
             target = attribute(step.module)
             # fx names a node after its target; a module named `self` must not become that local
-            value = g.create_node("call_module", target, tuple(args), name="self_" if target == "self" else None)
+            local = "self_" if target == "self" else None
+            value = g.create_node("call_module", target, tuple(args), name=local)
         else:
             assert step.fn is not None
             value = call_fn(step.fn, args, apply=g.call_function)
