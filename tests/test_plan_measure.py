@@ -45,6 +45,17 @@ REDUCED: dict[str, dict[str, Any]] = {
         "window": 8,
     },
     "transformer_encoder": {"vocab": 500, "d_model": 64, "heads": 4, "depth": 2, "max_positions": 64},
+    "whisper_tiny": {
+        "vocab": 101,
+        "mels": 8,
+        "d_model": 32,
+        "encoder_layers": 2,
+        "decoder_layers": 2,
+        "heads": 4,
+        "ffn": 64,
+        "source_positions": 12,
+        "target_positions": 32,  # the test sizes reach seq 20
+    },
     "vgg16": {"width": 8, "hidden": 64, "classes": 10},
     "esn": {"units": 60},
 }

@@ -46,6 +46,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("transformer_encoder", "transformer_encoder"): (109_482_240, 109_482_240, 0, 0),
     ("unet", "unet"): (482_466, 482_466, 0, 1_422),
     ("vgg16", "vgg16"): (138_357_544, 138_357_544, 0, 0),
+    ("whisper_tiny", "whisper_tiny"): (37_760_640, 37_184_640, 576_000, 0),
 }
 CASES = [pytest.param(stem, model, id=f"{stem}-{model}") for stem, model in EXPECTED]
 

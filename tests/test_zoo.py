@@ -76,6 +76,7 @@ def assert_same_outputs(text: str, name: str, sizes: list[tuple[int, int]]) -> A
         with torch.no_grad():
             got = model(*x.values())
         got = got if isinstance(got, tuple) else (got,)
+        assert len(got) == len(want)
         for g, (key, w) in zip(got, want.items(), strict=False):
             assert rel_diff(g, w) <= RTOL, (name, key, batch, seq)
     return model
@@ -220,3 +221,27 @@ def test_bert_base_standalone_source_loads_hf_weights(tmp_path: Any) -> None:
         got = model(*x.values())
     for g, w in zip(got, want.values(), strict=True):
         assert rel_diff(g, w) <= RTOL
+
+
+# Whisper tiny (HF WhisperForConditionalGeneration layout) -------------------------------------
+
+WHISPER_SMALL = dict(
+    vocab=101, mels=8, d_model=32, encoder_layers=2, decoder_layers=2, heads=4, ffn=64, source_positions=12
+)  # WHISPER_TEST (target positions 16: kept at 448 would change the count)
+
+
+def test_whisper_tiny_statically_and_on_meta() -> None:
+    assert_static_and_meta("whisper_tiny")
+
+
+def test_whisper_tiny_small_config_is_hf_whisper() -> None:
+    text = with_vars(spec_text("whisper_tiny"), **WHISPER_SMALL, target_positions=16)
+    model = assert_same_outputs(text, "whisper_tiny", [(2, 9), (3, 5)])
+    assert model.get_parameter("proj_out.weight") is model.get_parameter("model.decoder.embed_tokens.weight")
+    hf = REFERENCES["whisper_tiny"].build()
+    frozen = {k for k, p in model.named_parameters() if not p.requires_grad}
+    assert (
+        frozen
+        == {k for k, p in hf.named_parameters() if not p.requires_grad}
+        == {"model.encoder.embed_positions.weight"}
+    )

@@ -11,8 +11,9 @@ into a timeline of the training step (what is freed when, checkpointing, recompu
 
 Checkpoint units are the spec's blocks: each block instance and each copy of a repeated entry at
 the top of the model (``h.0``, ``layer2.1``...), the unit of ``archspec.shard`` too. A top block
-that holds a repeat (Hugging Face layouts' ``model`` or ``transformer``) is looked into: its
-repeat's copies and its other blocks are the units (``transformer.h.0``, ``model.layers.3``).
+that holds a repeat at any depth (Hugging Face layouts' ``model`` or ``transformer``) is looked
+into: its repeats' copies and its other blocks are the units (``transformer.h.0``,
+``model.layers.3``, ``model.encoder.layers.1``).
 """
 
 from __future__ import annotations
@@ -152,15 +153,9 @@ class _Walker:
         local = dict(env)
         for node in g.body():
             ins = [_first(_resolve(local, r)) for r in node.inputs]
-            # a top block that holds a repeat (HF's `model`, `transformer`) is a wrapper: its
-            # repeat's copies and its other blocks are the units (`model.layers.0`, ...)
-            wrapper = (
-                unit is None
-                and top
-                and node.kind == "block"
-                and node.sub is not None
-                and any(n.kind == "repeat" for n in node.sub.body())
-            )
+            # a top block that holds a repeat, at any depth (HF's `model`, `transformer`), is a
+            # wrapper: its repeats' copies and its other blocks are the units (`model.layers.0`)
+            wrapper = unit is None and top and node.kind == "block" and _holds_repeat(node.sub)
             starts = (
                 unit is None
                 and top
@@ -263,6 +258,13 @@ class _Walker:
                 removed += n - n // div
         self.split_removed += removed
         return removed
+
+
+def _holds_repeat(g: Graph | None) -> bool:
+    """``g`` has a repeat, directly or in a block of it."""
+    return g is not None and any(
+        n.kind == "repeat" or (n.kind == "block" and _holds_repeat(n.sub)) for n in g.body()
+    )
 
 
 def _resolve(local: Mapping[str, dict[str, Val]], ref: str) -> dict[str, Val]:
