@@ -19,7 +19,7 @@ from conftest import ROOT
 import archspec
 
 torch = pytest.importorskip("torch")
-pytest.importorskip("transformers")
+tf = pytest.importorskip("transformers")
 
 from references.hf import REFERENCES, count  # noqa: E402
 
@@ -90,6 +90,21 @@ SMALL_DECODER = dict(vocab=128, hidden=64, layers=2, heads=4, kv_heads=2, interm
 @pytest.mark.parametrize("name", ["llama3_8b", "mistral_7b"])
 def test_published_decoder_statically_and_on_meta(name: str) -> None:
     assert_static_and_meta(name)
+
+
+def test_llama3_70b_from_the_same_file_statically_and_on_meta() -> None:
+    """Big models stay cheap: Llama 3 70B's vars give HF's count and layout, built on meta."""
+    from references.hf_configs import LLAMA3_8B
+
+    config = dict(LLAMA3_8B, hidden_size=8192, intermediate_size=28672, num_hidden_layers=80)
+    config.update(num_attention_heads=64, num_key_value_heads=8)
+    cfg = tf.LlamaConfig(**config)
+    with torch.device("meta"):
+        hf = tf.LlamaForCausalLM(cfg)
+    text = with_vars(spec_text("llama3_8b"), hidden=8192, intermediate=28672, layers=80, heads=64)
+    spec = archspec.load_text(text, name="llama3_70b.yaml")
+    assert archspec.analyze(spec).total_params == count(hf) == 70_553_706_496
+    assert shapes(archspec.build(spec, device="meta").state_dict()) == shapes(hf.state_dict())
 
 
 def test_llama3_8b_small_config_is_hf_llama() -> None:
