@@ -23,7 +23,10 @@ from archspec.backends.diffview import add_diff_command, diff_drawing, format_te
 from archspec.errors import ArchspecError
 
 R18, R50 = ROOT / "specs" / "resnet18.yaml", ROOT / "specs" / "resnet50.yaml"
-GPT2, TINY = ROOT / "specs" / "gpt2.yaml", ROOT / "tests" / "diff_specs" / "gpt2_tiny.yaml"
+GPT2, TINY = (
+    ROOT / "tests" / "specs" / "gpt2_torch_layers.yaml",
+    ROOT / "tests" / "diff_specs" / "gpt2_tiny.yaml",
+)
 
 
 def run(*argv: str) -> tuple[int, str]:

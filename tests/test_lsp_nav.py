@@ -67,7 +67,7 @@ def test_definitions() -> None:
     ]
     at = find(RESNET18, "add: [bn2, downsample]", len("add: [bn2, d"))
     assert [s.start for s in nav.definition(at)] == [
-        find(RESNET18, "{name: downsample, projection", len("{name: ")),
+        find(RESNET18, "{name: downsample, downsample", len("{name: ")),
         find(RESNET18, "{name: downsample, identity", len("{name: ")),
     ]
     at = find(RESNET18, "linear: $classes", len("linear: $cl"))
@@ -101,7 +101,7 @@ def test_completion_contexts() -> None:
         return [i.label for i in complete(edited, (len(edited) - 1, len(line)), data, {})]
 
     types = labels("  - ")
-    assert set(registry()) | {"basic", "projection"} <= set(types)
+    assert set(registry()) | {"basic", "downsample"} <= set(types)
     assert len(types) == len(set(types))
     assert labels("  - {name: c, conv2d: {out: 8, ") == list(registry()["conv2d"].Params.model_fields)
     assert labels("  - {name: b, basic: {") == ["channels", "stride", "project"]

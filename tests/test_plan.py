@@ -18,7 +18,7 @@ from archspec.planner import TrainingPlan, plan
 from archspec.planner.specvars import load_with_vars
 
 ROOT = Path(__file__).resolve().parent.parent
-GPT2 = ROOT / "specs" / "gpt2.yaml"
+GPT2 = ROOT / "tests" / "specs" / "gpt2_torch_layers.yaml"  # torch layers: TP, KV cache
 P = 124_439_808  # GPT-2 small's parameters (tied head once)
 AT = {"seq": 1024}
 
@@ -158,7 +158,17 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_cli_prints_the_breakdown_without_torch() -> None:
-    r = cli("specs/gpt2.yaml", "--batch", "8", "--dim", "seq=1024", "--dtype", "bf16", "--optimizer", "adamw")
+    r = cli(
+        "tests/specs/gpt2_torch_layers.yaml",
+        "--batch",
+        "8",
+        "--dim",
+        "seq=1024",
+        "--dtype",
+        "bf16",
+        "--optimizer",
+        "adamw",
+    )
     assert r.returncode == 0, r.stderr
     assert "TORCH False" in r.stderr
     for text in (
@@ -175,7 +185,7 @@ def test_cli_prints_the_breakdown_without_torch() -> None:
 
 def test_cli_json_contract() -> None:
     r = cli(
-        "specs/gpt2.yaml",
+        "tests/specs/gpt2_torch_layers.yaml",
         "--batch",
         "8",
         "--dim",
@@ -200,10 +210,10 @@ def test_cli_json_contract() -> None:
 
 def test_cli_errors_are_one_message() -> None:
     for args, text in (
-        (("specs/gpt2.yaml", "--gpu", "h900"), "unknown GPU"),
-        (("specs/gpt2.yaml", "--dim", "sequence=8"), "'sequence' is not a symbolic dim"),
-        (("specs/gpt2.yaml", "--var", "depht=2"), "'depht' is not a variable"),
-        (("specs/gpt2.yaml", "--tp", "5"), "tensor parallelism of degree 5"),
+        (("tests/specs/gpt2_torch_layers.yaml", "--gpu", "h900"), "unknown GPU"),
+        (("tests/specs/gpt2_torch_layers.yaml", "--dim", "sequence=8"), "'sequence' is not a symbolic dim"),
+        (("tests/specs/gpt2_torch_layers.yaml", "--var", "depht=2"), "'depht' is not a variable"),
+        (("tests/specs/gpt2_torch_layers.yaml", "--tp", "5"), "tensor parallelism of degree 5"),
     ):
         r = cli(*args)
         assert r.returncode == 1 and text in r.stderr and "Traceback" not in r.stderr, (args, r.stderr)

@@ -22,7 +22,7 @@ from archspec.planner.fsdp import unit_paths  # noqa: E402
 from archspec.planner.specvars import load_with_vars  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT / "specs" / "gpt2.yaml"
+SPEC = ROOT / "tests" / "specs" / "gpt2_torch_layers.yaml"
 VARS = {"vocab": 300, "d_model": 32, "heads": 4, "depth": 3, "context": 32, "dropout": 0.0}
 SIZES = {"batch": 4, "seq": 16}
 

@@ -24,9 +24,38 @@ from archspec.planner.specvars import load_with_vars  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 # Reduced configurations of the large specs (same architecture, small widths and depths).
 REDUCED: dict[str, dict[str, Any]] = {
+    "bert_base": {
+        "vocab": 101,
+        "max_positions": 32,
+        "hidden": 32,
+        "layers": 2,
+        "heads": 4,
+        "intermediate": 64,
+    },
     "gpt2": {"vocab": 500, "d_model": 64, "heads": 4, "depth": 2, "context": 64},
     "gpt3": {"vocab": 500, "d_model": 96, "heads": 8, "depth": 2, "context": 64},
+    "llama3_8b": {"vocab": 128, "hidden": 64, "layers": 2, "heads": 4, "kv_heads": 2, "intermediate": 176},
+    "mistral_7b": {
+        "vocab": 128,
+        "hidden": 64,
+        "layers": 2,
+        "heads": 4,
+        "kv_heads": 2,
+        "intermediate": 176,
+        "window": 8,
+    },
     "transformer_encoder": {"vocab": 500, "d_model": 64, "heads": 4, "depth": 2, "max_positions": 64},
+    "whisper_tiny": {
+        "vocab": 101,
+        "mels": 8,
+        "d_model": 32,
+        "encoder_layers": 2,
+        "decoder_layers": 2,
+        "heads": 4,
+        "ffn": 64,
+        "source_positions": 12,
+        "target_positions": 32,  # the test sizes reach seq 20
+    },
     "vgg16": {"width": 8, "hidden": 64, "classes": 10},
     "esn": {"units": 60},
     "llama3_8b": {"vocab": 128, "hidden": 64, "layers": 2, "heads": 4, "kv_heads": 2, "intermediate": 176},

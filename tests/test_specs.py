@@ -16,6 +16,7 @@ from archspec.docsgen.gallery import SEED_ARCHITECTURES, header_comment, write_a
 # (spec file stem, model): total, trainable, non-trainable parameters, buffer elements.
 # References: each spec's header (torchvision, HF, the PyTorch tutorials, the seed documents).
 EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
+    ("bert_base", "bert_base"): (109_482_240, 109_482_240, 0, 0),
     ("cnn", "cnn"): (3_937_409, 3_937_409, 0, 0),
     ("convnext_tiny", "convnext_tiny"): (28_589_128, 28_589_128, 0, 0),
     ("dcgan", "generator"): (3_576_704, 3_576_704, 0, 1_924),
@@ -36,8 +37,8 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("llama", "llama"): (108_864, 108_864, 0, 0),
     ("llama3_8b", "llama3_8b"): (8_030_261_248, 8_030_261_248, 0, 0),
     ("lstm_classifier", "lstm_classifier"): (12_051, 12_051, 0, 0),
-    ("mistral_7b", "mistral_7b"): (7_241_732_096, 7_241_732_096, 0, 0),
     ("mlp", "simple_mlp"): (333_853, 333_853, 0, 0),
+    ("mistral_7b", "mistral_7b"): (7_241_732_096, 7_241_732_096, 0, 0),
     ("mobilenet_v2", "mobilenet_v2"): (3_504_872, 3_504_872, 0, 34_164),
     ("perceptron", "perceptron"): (3, 3, 0, 0),
     ("regularized_mlp", "regularized_mlp"): (3_457, 3_457, 0, 0),
@@ -50,6 +51,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("unet", "unet"): (482_466, 482_466, 0, 1_422),
     ("vgg16", "vgg16"): (138_357_544, 138_357_544, 0, 0),
     ("vit_b_16", "vit_b_16"): (86_567_656, 86_567_656, 0, 0),
+    ("whisper_tiny", "whisper_tiny"): (37_760_640, 37_184_640, 576_000, 0),
 }
 CASES = [pytest.param(stem, model, id=f"{stem}-{model}") for stem, model in EXPECTED]
 
@@ -185,7 +187,8 @@ def test_esn_trains_only_its_readout() -> None:
 def test_gpt2_lm_head_is_tied_to_the_token_embedding() -> None:
     pytest.importorskip("torch")
     m = archspec.build(spec_path("gpt2"), device="meta")
-    assert m.lm_head.weight is m.wte.weight
+    assert m.get_parameter("lm_head.weight") is m.get_parameter("transformer.wte.weight")
+    assert "lm_head.weight" in m.state_dict() and "transformer.wte.weight" in m.state_dict()
     assert sum(p.numel() for p in m.parameters()) == 124_439_808
 
 

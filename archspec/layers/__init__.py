@@ -43,6 +43,7 @@ _BUILTIN = (
     "tensorops",
     "slicing",
     "reductions",
+    "hf_conv1d",
 )
 
 T = TypeVar("T", bound=type[LayerType])

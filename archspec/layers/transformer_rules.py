@@ -76,9 +76,13 @@ def sdpa_memory(c: MemCtx, dropout: float) -> Memory:
     if len(c.ins) == 4:  # a bool mask becomes a float copy; a float one is kept as given
         mask = Kept("mask", c.ins[3]) if not c.grad(3) else None
     math_on_cpu = dropout > 0 or len(q) != 4 or q[-1] != v[-1] or c.grad(3)
-    ins = Kept("in0"), Kept("in1"), Kept("in2")
+    is_fused = fused(c, math_on_cpu)
+    # the math path multiplies by v reshaped to [b·heads, seq, e]: a copy of v when its heads were
+    # split off by a permute (as specs do), not a view of input 2's (possibly larger) storage
+    v_kept = Kept("v_bmm", v) if not is_fused and len(v) == 4 else Kept("in2")
+    ins = Kept("in0"), Kept("in1"), v_kept
     a = Core(q[0], heads, q[-2], k[-2], q[-1], v[-1], *ins, grouped=heads != kv, dropout=dropout, mask=mask)
-    return Memory(keep=core_kept(c, a, Kept("out"), fused(c, math_on_cpu)))
+    return Memory(keep=core_kept(c, a, Kept("out"), is_fused))
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,10 @@ nothing). The result lists, per layer node, the storages it keeps; ``archspec.pl
 into a timeline of the training step (what is freed when, checkpointing, recomputation).
 
 Checkpoint units are the spec's blocks: each block instance and each copy of a repeated entry at
-the top of the model (``h.0``, ``layer2.1``...), the unit of ``archspec.shard`` too. A block
-instance at the top that holds a repeat (``model`` around ``model.layers`` in Hugging Face's
-layouts) is looked through: its copies (``model.layers.0``...) are the units.
+the top of the model (``h.0``, ``layer2.1``...), the unit of ``archspec.shard`` too. A top block
+that holds a repeat at any depth (Hugging Face layouts' ``model`` or ``transformer``) is looked
+into: its repeats' copies and its other blocks are the units (``transformer.h.0``,
+``model.layers.3``, ``model.encoder.layers.1``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from archspec.errors import ArchspecError
-from archspec.ir.graph import Graph, LayerNode, Node, split_ref
+from archspec.ir.graph import Graph, LayerNode, split_ref
 from archspec.layers.base import ShapeError
 from archspec.layers.memory import Attention, Device, Kept, MemCtx, Memory
 from archspec.passes import Analysis
@@ -152,9 +153,9 @@ class _Walker:
         local = dict(env)
         for node in g.body():
             ins = [_first(_resolve(local, r)) for r in node.inputs]
-            # a block instance that holds a repeat (Hugging Face's `model` around its `layers`)
-            # is a wrapper: its children are the units, as FSDP wraps each decoder layer
-            wrapper = unit is None and top and node.kind == "block" and _holds_repeat(node)
+            # a top block that holds a repeat, at any depth (HF's `model`, `transformer`), is a
+            # wrapper: its repeats' copies and its other blocks are the units (`model.layers.0`)
+            wrapper = unit is None and top and node.kind == "block" and _holds_repeat(node.sub)
             starts = (
                 unit is None
                 and top
@@ -259,6 +260,13 @@ class _Walker:
         return removed
 
 
+def _holds_repeat(g: Graph | None) -> bool:
+    """``g`` has a repeat, directly or in a block of it."""
+    return g is not None and any(
+        n.kind == "repeat" or (n.kind == "block" and _holds_repeat(n.sub)) for n in g.body()
+    )
+
+
 def _resolve(local: Mapping[str, dict[str, Val]], ref: str) -> dict[str, Val]:
     name, output = split_ref(ref)
     outs = local[name]
@@ -267,8 +275,3 @@ def _resolve(local: Mapping[str, dict[str, Val]], ref: str) -> dict[str, Val]:
 
 def _first(outs: dict[str, Val] | Val) -> Val:
     return outs if isinstance(outs, Val) else next(iter(outs.values()))
-
-
-def _holds_repeat(node: Node) -> bool:
-    """Whether a block instance has a repeated entry among its own nodes."""
-    return node.sub is not None and any(n.kind == "repeat" for n in node.sub.body())

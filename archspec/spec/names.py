@@ -101,7 +101,9 @@ def name_problem(name: object, *, is_input: bool = False, is_node: bool = False)
     """Why ``name`` cannot name a node, an input, a block or a model, or None if it can.
 
     A node may also be named by digits alone (``"0"``, ``"1"``), as the children of torch's
-    ``nn.Sequential`` are, so that state_dict keys can follow a reference (``downsample.0``).
+    ``nn.Sequential`` are, so that state_dict keys can follow a reference (``downsample.0``), and
+    ``self`` (Hugging Face's BERT: ``attention.self.query``): generated code writes it as the
+    attribute ``self.self`` and never as a local variable.
     """
     if not isinstance(name, str) or not name:
         return "a name must be a non-empty string"
@@ -115,7 +117,7 @@ def name_problem(name: object, *, is_input: bool = False, is_node: bool = False)
         return "a name must be an identifier: ASCII letters, digits and '_', starting with a letter"
     if _keyword(name):
         return f"'{name}' is a Python keyword"
-    if name in RESERVED and not (is_input and name in ("x", "input")):
+    if name in RESERVED and not (is_input and name in ("x", "input")) and not (is_node and name == "self"):
         return f"'{name}' is reserved (it would shadow an attribute of the torch module or generated code)"
     return None
 

@@ -24,9 +24,9 @@ SCHEMA_ID = "https://archspec.dev/schema/spec.json"
 NAME = {
     "type": "string",
     "pattern": rf"^([A-Za-z][A-Za-z0-9_]{{0,{MAX_NAME - 1}}}|0|[1-9][0-9]{{0,5}})$",
-    "not": {"enum": sorted(RESERVED | set(keyword.kwlist) | set(keyword.softkwlist))},
-    "description": "the node's name: an identifier (not a Python keyword or torch.nn.Module attribute), "
-    "or digits alone as torch.nn.Sequential names its children ('0', '1', ...)",
+    "not": {"enum": sorted((RESERVED - {"self"}) | set(keyword.kwlist) | set(keyword.softkwlist))},
+    "description": "the node's name: an identifier (not a Python keyword or torch.nn.Module attribute; "
+    "`self` is allowed), or digits alone as torch.nn.Sequential names its children ('0', '1', ...)",
 }
 REPEAT = {
     "anyOf": [{"type": "integer", "minimum": 0}, EXPR],

@@ -128,7 +128,10 @@ def _graph_module(root: nn.Module, plan: Plan) -> fx.GraphModule:
         if step.attr is not None:
             value = g.get_attr(attribute(step.attr))
         elif step.module is not None:
-            value = g.call_module(attribute(step.module), tuple(args))
+            target = attribute(step.module)
+            # fx names a node after its target; a module named `self` must not become that local
+            local = "self_" if target == "self" else None
+            value = g.create_node("call_module", target, tuple(args), name=local)
         else:
             assert step.fn is not None
             value = call_fn(step.fn, args, apply=g.call_function)

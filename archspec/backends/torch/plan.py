@@ -61,7 +61,7 @@ class Plan:
     def variables(self) -> dict[str, str]:
         """A Python identifier for every reference the forward uses (inputs, ``node``,
         ``node.output``): the node's name where it is one, made unique."""
-        taken = set(self.inputs)
+        taken = set(self.inputs) | {"self"}  # a node may be named `self` (its local is not)
         out = {name: name for name in self.inputs} | {f"{name}.out": name for name in self.inputs}
 
         def fresh(base: str) -> str:

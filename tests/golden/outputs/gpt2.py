@@ -14,46 +14,6 @@ from torch import nn
 
 # --- from archspec.torchmods.attention ---
 
-def causal_mask(query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
-    """[seq_q, seq_k] bool mask, True where key j comes after query i (j > i): not attended."""
-    i = torch.arange(query.size(1), device=query.device)
-    j = torch.arange(key.size(1), device=query.device)
-    return j.unsqueeze(0) > i.unsqueeze(1)
-
-
-class TransformerEncoderLayer(nn.TransformerEncoderLayer):
-    """``nn.TransformerEncoderLayer`` (batch-first), optionally causal."""
-
-    def __init__(
-        self,
-        d_model: int,
-        nhead: int,
-        dim_feedforward: int = 2048,
-        dropout: float = 0.1,
-        activation: str = "relu",
-        layer_norm_eps: float = 1e-5,
-        norm_first: bool = False,
-        bias: bool = True,
-        causal: bool = False,
-    ) -> None:
-        super().__init__(
-            d_model,
-            nhead,
-            dim_feedforward=dim_feedforward,
-            dropout=dropout,
-            activation=activation,
-            layer_norm_eps=layer_norm_eps,
-            batch_first=True,
-            norm_first=norm_first,
-            bias=bias,
-        )
-        self.causal = causal
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        mask = causal_mask(x, x) if self.causal else None
-        return super().forward(x, src_mask=mask)
-
-
 class LearnedPositionalEncoding(nn.Module):
     """Adds a trained position table ``weight`` [max_len, d] (rows 0..T-1) to [B, T, d]."""
 
@@ -67,32 +27,223 @@ class LearnedPositionalEncoding(nn.Module):
         return self.dropout(x + self.weight[: x.size(1)])
 
 
-class Gpt2(nn.Sequential):
+# --- from archspec.torchmods.hf ---
+
+class Conv1D(nn.Module):
+    """Hugging Face's ``Conv1D`` (GPT-2): a linear layer on the last dim whose ``weight`` is stored
+    ``[in_features, out_features]`` (the transpose of ``nn.Linear``'s): ``y = x @ weight + bias``.
+    Starts as HF's: weight normal with std 0.02, bias zeros."""
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(in_features, out_features))
+        self.bias = nn.Parameter(torch.zeros(out_features)) if bias else None
+        nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.reshape(-1, self.in_features)
+        y = flat @ self.weight if self.bias is None else torch.addmm(self.bias, flat, self.weight)
+        return y.reshape(*x.shape[:-1], self.out_features)
+
+    def extra_repr(self) -> str:
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, bias={self.bias is not None}"
+        )
+
+
+# --- from archspec.torchmods.shape ---
+
+class Reshape(nn.Module):
+    """Reshape the non-batch dims: [N, ...] -> [N, *shape]; one entry may be -1."""
+
+    def __init__(self, shape: list[int]) -> None:
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={list(self.shape)}"
+
+
+class Permute(nn.Module):
+    """Reorder all dims, batch included: ``x.permute(*dims)``."""
+
+    def __init__(self, dims: list[int]) -> None:
+        super().__init__()
+        self.dims = tuple(dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(*self.dims)
+
+    def extra_repr(self) -> str:
+        return f"dims={list(self.dims)}"
+
+
+class Select(nn.Module):
+    """Take one position along a dim, removing that dim: ``x.select(dim, index)``."""
+
+    def __init__(self, dim: int, index: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.index = index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.select(self.dim, self.index)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, index={self.index}"
+
+
+# --- from archspec.torchmods.transformer ---
+
+def attend(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    mask: torch.Tensor | None,
+    causal: bool,
+    dropout: float,
+    scale: float | None,
+) -> torch.Tensor:
+    """``torch.nn.functional.scaled_dot_product_attention``; key/value heads are repeated for
+    grouped-query attention (kv head j serves query heads j*g .. j*g+g-1, as ``enable_gqa``)."""
+    groups = q.size(-3) // k.size(-3) if q.dim() >= 4 else 1
+    if groups > 1:
+        k = k.repeat_interleave(groups, dim=-3)
+        v = v.repeat_interleave(groups, dim=-3)
+    return torch.nn.functional.scaled_dot_product_attention(
+        q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal, scale=scale
+    )
+
+
+class ScaledDotProductAttention(nn.Module):
+    """``softmax(q kᵀ · scale + mask) v`` over ``q [..., seq_q, e]``, ``k [..., seq_k, e]``,
+    ``v [..., seq_k, e_v]`` and an optional ``mask`` (bool: True attends; float: added).
+
+    Dropout on the attention weights acts in training mode only (the function itself would
+    apply it always). Key/value tensors with fewer heads than the queries are grouped-query.
+    """
+
+    def __init__(self, causal: bool = False, dropout: float = 0.0, scale: float | None = None) -> None:
+        super().__init__()
+        self.causal, self.dropout, self.scale = causal, dropout, scale
+
+    def forward(
+        self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        p = self.dropout if self.training else 0.0
+        return attend(q, k, v, mask, self.causal, p, self.scale)
+
+    def extra_repr(self) -> str:
+        return f"causal={self.causal}, dropout={self.dropout}, scale={self.scale}"
+
+
+class Gpt2Attention(nn.Module):
+    """Causal self-attention with fused q|k|v (HF's GPT2Attention)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c_attn = Conv1D(in_features=768, out_features=2304)
+        self.qkv = Reshape(shape=[-1, 3, 12, 64])
+        self.q = Select(dim=2, index=0)
+        self.q_heads = Permute(dims=[0, 2, 1, 3])
+        self.k = Select(dim=2, index=1)
+        self.k_heads = Permute(dims=[0, 2, 1, 3])
+        self.v = Select(dim=2, index=2)
+        self.v_heads = Permute(dims=[0, 2, 1, 3])
+        self.attn = ScaledDotProductAttention(causal=True, dropout=0.1)
+        self.merged = Permute(dims=[0, 2, 1, 3])
+        self.flat = Reshape(shape=[-1, 768])
+        self.c_proj = Conv1D(in_features=768, out_features=768)
+        self.resid_dropout = nn.Dropout(p=0.1)
+
+    def forward(self, input):
+        c_attn = self.c_attn(input)
+        qkv = self.qkv(c_attn)
+        q = self.q(qkv)
+        q_heads = self.q_heads(q)
+        k = self.k(qkv)
+        k_heads = self.k_heads(k)
+        v = self.v(qkv)
+        v_heads = self.v_heads(v)
+        attn = self.attn(q_heads, k_heads, v_heads)
+        merged = self.merged(attn)
+        flat = self.flat(merged)
+        c_proj = self.c_proj(flat)
+        resid_dropout = self.resid_dropout(c_proj)
+        return resid_dropout
+
+
+class Gpt2Mlp(nn.Sequential):
+    """Feed-forward d -> 4d -> d with GELU (tanh approximation)."""
+
+    def __init__(self) -> None:
+        super().__init__(OrderedDict([
+            ('c_fc', Conv1D(in_features=768, out_features=3072)),
+            ('act', nn.GELU(approximate='tanh')),
+            ('c_proj', Conv1D(in_features=3072, out_features=768)),
+            ('dropout', nn.Dropout(p=0.1)),
+        ]))
+
+
+class Gpt2Block(nn.Module):
+    """Pre-norm transformer block (HF's GPT2Block)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(normalized_shape=(768,))
+        self.attn = Gpt2Attention()
+        self.ln_2 = nn.LayerNorm(normalized_shape=(768,))
+        self.mlp = Gpt2Mlp()
+
+    def forward(self, input):
+        ln_1 = self.ln_1(input)
+        attn = self.attn(ln_1)
+        attn_residual = attn + input
+        ln_2 = self.ln_2(attn_residual)
+        mlp = self.mlp(ln_2)
+        mlp_residual = mlp + attn_residual
+        return mlp_residual
+
+
+class Decoder(nn.Sequential):
+    """Embeddings, the blocks and the final norm (HF's GPT2Model)."""
+
     def __init__(self) -> None:
         super().__init__(OrderedDict([
             ('wte', nn.Embedding(num_embeddings=50257, embedding_dim=768)),
             ('wpe', LearnedPositionalEncoding(d_model=768, max_len=1024, dropout=0.1)),
             ('h', nn.Sequential(
-                TransformerEncoderLayer(d_model=768, nhead=12, dim_feedforward=3072, activation='gelu', norm_first=True, causal=True),
-                TransformerEncoderLayer(d_model=768, nhead=12, dim_feedforward=3072, activation='gelu', norm_first=True, causal=True),
-                TransformerEncoderLayer(d_model=768, nhead=12, dim_feedforward=3072, activation='gelu', norm_first=True, causal=True),
-                TransformerEncoderLayer(d_model=768, nhead=12, dim_feedforward=3072, activation='gelu', norm_first=True, causal=True),
-                TransformerEncoderLayer(d_model=768, nhead=12, dim_feedforward=3072, activation='gelu', norm_first=True, causal=True),
-                TransformerEncoderLayer(d_model=768, nhead=12, dim_feedforward=3072, activation='gelu', norm_first=True, causal=True),
-                TransformerEncoderLayer(d_model=768, nhead=12, dim_feedforward=3072, activation='gelu', norm_first=True, causal=True),
-                TransformerEncoderLayer(d_model=768, nhead=12, dim_feedforward=3072, activation='gelu', norm_first=True, causal=True),
-                TransformerEncoderLayer(d_model=768, nhead=12, dim_feedforward=3072, activation='gelu', norm_first=True, causal=True),
-                TransformerEncoderLayer(d_model=768, nhead=12, dim_feedforward=3072, activation='gelu', norm_first=True, causal=True),
-                TransformerEncoderLayer(d_model=768, nhead=12, dim_feedforward=3072, activation='gelu', norm_first=True, causal=True),
-                TransformerEncoderLayer(d_model=768, nhead=12, dim_feedforward=3072, activation='gelu', norm_first=True, causal=True),
+                Gpt2Block(),
+                Gpt2Block(),
+                Gpt2Block(),
+                Gpt2Block(),
+                Gpt2Block(),
+                Gpt2Block(),
+                Gpt2Block(),
+                Gpt2Block(),
+                Gpt2Block(),
+                Gpt2Block(),
+                Gpt2Block(),
+                Gpt2Block(),
             )),
             ('ln_f', nn.LayerNorm(normalized_shape=(768,))),
+        ]))
+
+
+class Gpt2(nn.Sequential):
+    def __init__(self) -> None:
+        super().__init__(OrderedDict([
+            ('transformer', Decoder()),
             ('lm_head', nn.Linear(in_features=768, out_features=50257, bias=False)),
         ]))
         with torch.no_grad():
-            nn.init.normal_(self.get_parameter('wte.weight'), std=0.02)
-            nn.init.normal_(self.get_parameter('wpe.weight'), std=0.02)
-        self.get_submodule('lm_head').weight = self.get_submodule('wte').weight
+            nn.init.normal_(self.get_parameter('transformer.wte.weight'), std=0.02)
+            nn.init.normal_(self.get_parameter('transformer.wpe.weight'), std=0.02)
+        self.get_submodule('lm_head').weight = self.get_submodule('transformer.wte').weight
 
     def regularization_loss(self) -> torch.Tensor:
         total = torch.zeros(())

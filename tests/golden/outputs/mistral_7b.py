@@ -288,7 +288,7 @@ class DecoderLayer(nn.Module):
 
 
 class Decoder(nn.Sequential):
-    """Embedding, the decoder layers and the final norm (HF's LlamaModel)."""
+    """Embedding, the decoder layers and the final norm (HF's MistralModel)."""
 
     def __init__(self) -> None:
         super().__init__(OrderedDict([

@@ -46,7 +46,7 @@ class Basic(nn.Module):
         return relu2
 
 
-class Projection(nn.Sequential):
+class Downsample(nn.Sequential):
     """1x1 convolution + batch norm, matching the main path's shape on the skip path."""
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
@@ -66,7 +66,7 @@ class Basic2(nn.Module):
         self.relu1 = nn.ReLU()
         self.conv2 = nn.Conv2d(in_channels=out_channels, out_channels=out_channels, kernel_size=3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(num_features=out_channels)
-        self.downsample = Projection(in_channels=in_channels, out_channels=out_channels)
+        self.downsample = Downsample(in_channels=in_channels, out_channels=out_channels)
         self.relu2 = nn.ReLU()
 
     def forward(self, input):

@@ -21,8 +21,8 @@ class GlobalAvgPool(nn.Module):
         return x.mean(dim=tuple(range(2, x.dim())))
 
 
-class Projection(nn.Sequential):
-    """1x1 convolution + batch norm on the skip path."""
+class Downsample(nn.Sequential):
+    """1x1 convolution + batch norm on the skip path (torchvision's Sequential, keys 0 and 1)."""
 
     def __init__(self, in_channels: int, out_channels: int, stride: int) -> None:
         super().__init__(OrderedDict([
@@ -44,7 +44,7 @@ class Bottleneck(nn.Module):
         self.relu2 = nn.ReLU()
         self.conv3 = nn.Conv2d(in_channels=out_channels, out_channels=conv3_out_channels, kernel_size=1, bias=False)
         self.bn3 = nn.BatchNorm2d(num_features=conv3_out_channels)
-        self.downsample = Projection(in_channels=in_channels, out_channels=conv3_out_channels, stride=stride)
+        self.downsample = Downsample(in_channels=in_channels, out_channels=conv3_out_channels, stride=stride)
         self.relu3 = nn.ReLU()
 
     def forward(self, input):
