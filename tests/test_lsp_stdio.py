@@ -50,7 +50,7 @@ def test_mismatch_reported_then_cleared(client: Client, tmp_path: Path) -> None:
     # line 5 of the file (0-based 4): the `add` key of the entry `out`
     assert d["range"] == {"start": {"line": 4, "character": 16}, "end": {"line": 4, "character": 19}}
     assert d["severity"] == 1 and d["source"] == "archspec"
-    assert "dim 1 differs" in d["message"] and "hint: add a projection" in d["message"]
+    assert "do not broadcast" in d["message"] and "hint: add a projection" in d["message"]
 
     client.replace(uri, FIXED, 2)
     assert client.diagnostics(uri, 2) == []

@@ -28,8 +28,10 @@ SEED_ARCHITECTURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "Convolutional networks (CNN)",
         "Convolutions slide small learned filters over an image and pooling reduces its size, so "
         "features build up from edges to objects (seed 003's Keras CNN; LeNet-5 and VGG-16 as "
-        "classic classifiers; a U-Net for segmentation, with skip connections by `concat`).",
-        ("cnn", "lenet5", "vgg16", "unet"),
+        "classic classifiers; a U-Net for segmentation, with skip connections by `concat`). The Keras "
+        "CNN is shown twice: in PyTorch's NCHW layout, and channels-last as Keras writes it, with "
+        "Keras' flatten order.",
+        ("cnn", "keras_cnn", "lenet5", "vgg16", "unet"),
     ),
     (
         "Recurrent networks: RNN, LSTM, GRU",
@@ -54,8 +56,10 @@ SEED_ARCHITECTURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "Transformers",
         "Attention lets every position look at every other (seed 003's \"attention mechanisms, "
         'popularized by the Transformer"): a BERT-base encoder, GPT-2 small with its LM head tied '
-        "to the token embedding, and GPT-3 175B, checked statically without allocating a weight.",
-        ("transformer_encoder", "gpt2", "gpt3"),
+        "to the token embedding, and GPT-3 175B, checked statically without allocating a weight; "
+        "GPT-2, BERT-base (`bert_base`) and Whisper tiny (an encoder-decoder for speech) are written "
+        "in Hugging Face's exact parameter layout, so their published checkpoints load.",
+        ("transformer_encoder", "gpt2", "gpt3", "bert_base", "whisper_tiny"),
     ),
     (
         "Generative adversarial networks (GAN)",
@@ -87,8 +91,11 @@ SEED_ARCHITECTURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     (
         "Current vision networks",
         "Networks built for phones and for accuracy per FLOP: MobileNetV2's inverted residuals with "
-        "depthwise convolutions and ReLU6, written with torchvision's exact parameter names.",
-        ("mobilenet_v2",),
+        "depthwise convolutions and ReLU6, EfficientNet-B0's squeeze-and-excitation and SiLU, "
+        "ConvNeXt-T's 7x7 depthwise blocks with layer scale, and the Vision Transformer ViT-B/16 "
+        "(patches, a class token, a learned position embedding), all with torchvision's exact "
+        "parameter names.",
+        ("mobilenet_v2", "efficientnet_b0", "convnext_tiny", "vit_b_16"),
     ),
     (
         "Large language models",
@@ -97,5 +104,12 @@ SEED_ARCHITECTURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "to end, and Llama 3 8B and Mistral 7B (sliding-window attention) at their published sizes, "
         "checked statically.",
         ("llama", "llama3_8b", "mistral_7b"),
+    ),
+    (
+        "Graph networks (GNN)",
+        "A graph convolutional network (seed 003's \"GNNs as the future\"; Kipf and Welling, "
+        "2017): each layer mixes every node's features with its neighbours' through the normalized "
+        "adjacency, a `matmul` with an input.",
+        ("gcn",),
     ),
 )
