@@ -19,7 +19,7 @@ import onnxruntime as ort
 import torch
 
 from archspec import Spec, analyze, build, example_inputs, load, load_text
-from archspec.backends.onnx import ExportReport, export_analysis, export_onnx, exporter, limits, verify
+from archspec.backends.onnx import ExportReport, export_analysis, export_onnx, exporter, limits, runtime
 from archspec.backends.onnx import sizes as onnx_sizes
 from archspec.errors import ArchspecError
 from archspec.layers import registry
@@ -196,7 +196,7 @@ def _fail_verification(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*args: object, **kwargs: object) -> float:
         raise ArchspecError("export", "forced verification failure")
 
-    monkeypatch.setattr(verify, "compare", boom)
+    monkeypatch.setattr(runtime, "compare", boom)
 
 
 @pytest.mark.parametrize("external", [None, "mlp.weights"])

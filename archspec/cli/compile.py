@@ -152,3 +152,16 @@ _EMITTERS: dict[str, Emitter] = {
     "onnx": _onnx,
     **{k: _diagram(k) for k in DIAGRAMS},
 }
+
+
+def verify_file(args: argparse.Namespace, sizes: dict[str, int]) -> int:
+    """``archspec verify SPEC FILE.onnx``: one summary line, or one error (exit 1)."""
+    from archspec.backends.onnx.verify_file import verify_onnx
+
+    report = verify_onnx(
+        args.spec, args.file, args.model, sizes=sizes, atol=args.atol, progress=sys.stderr.isatty()
+    )
+    print(report.describe())
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0

@@ -104,7 +104,7 @@ def export_analysis(
             files.save(program.model, tmp, data_name)
             del program
             t1 = time.perf_counter()
-            opset_written, diff, checked = verify.verify(a, module, tmp, plan, tol, say)
+            found = verify.verify(a, module, tmp, plan, tol, say)
             t2 = time.perf_counter()
         written = [tmp] + ([tmpdir / data_name] if data_name else [])
         size = sum(f.stat().st_size for f in written)
@@ -120,16 +120,18 @@ def export_analysis(
     return ExportReport(
         paths=paths,
         model=a.model,
-        opset=opset_written,
-        max_abs_diff=diff.max_abs,
+        opset=found.opset,
+        max_abs_diff=found.diff.max_abs,
         atol=tol.atol,
         rtol=tol.rtol,
-        max_abs_output=diff.max_ref,
-        sizes_checked=checked,
+        max_abs_output=found.diff.max_ref,
+        sizes_checked=found.sizes,
         dynamic_dims=list(plan.dims),
         export_seconds=t1 - t0,
         verify_seconds=t2 - t1,
         file_bytes=size,
         external_data=data_name,
         outputs_checked=list(a.outputs),
+        sensitivity=found.sensitivity,
+        warnings=found.warnings,
     )

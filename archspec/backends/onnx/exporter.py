@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from archspec.backends.onnx.limits import float_dtype
+from archspec.backends.onnx.optimize import optimize
 from archspec.backends.onnx.report import detail, first_line, tail
 from archspec.backends.onnx.sizes import SizePlan, dynamic_shapes
 from archspec.errors import ArchspecError
@@ -41,10 +42,10 @@ def build_module(a: Analysis) -> torch.nn.Module:
     return module.eval()
 
 
-def example(a: Analysis, sizes: dict[str, int]) -> tuple[torch.Tensor, ...]:
+def example(a: Analysis, sizes: dict[str, int], seed: int = 0) -> tuple[torch.Tensor, ...]:
     from archspec.backends.torch.builder import example_inputs
 
-    return example_inputs(a.spec, a.model, {**a.sizes, **sizes})
+    return example_inputs(a.spec, a.model, {**a.sizes, **sizes}, seed=seed)
 
 
 def run(a: Analysis, module: torch.nn.Module, plan: SizePlan, opset: int) -> Any:
@@ -65,7 +66,10 @@ def run(a: Analysis, module: torch.nn.Module, plan: SizePlan, opset: int) -> Any
                 input_names=list(a.inputs),
                 output_names=list(a.outputs),
                 verbose=False,
+                optimize=False,  # optimize.py runs the optimizer, keeping the weights' names
             )
+            if program is not None:
+                optimize(program.model, set(module.state_dict()))
         except Exception as e:
             err = e
         else:
