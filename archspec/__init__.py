@@ -43,7 +43,7 @@ _WHERE = {
     "load_text": "archspec.pipeline",
     "build": "archspec.backends.torch",
     "example_inputs": "archspec.backends.torch.builder",
-    "export_onnx": "archspec.backends.onnx_export",
+    "export_onnx": "archspec.backends.onnx",
     "diagram": "archspec.backends.notebook",
     "plan": "archspec.planner",
     "shard": "archspec.planner",
@@ -51,7 +51,7 @@ _WHERE = {
 
 if TYPE_CHECKING:
     from archspec.backends.notebook import diagram
-    from archspec.backends.onnx_export import export_onnx
+    from archspec.backends.onnx import export_onnx
     from archspec.backends.torch import build
     from archspec.backends.torch.builder import example_inputs
     from archspec.errors import ArchspecError

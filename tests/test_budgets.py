@@ -15,7 +15,7 @@ import pytest
 from conftest import ROOT
 
 import archspec
-from archspec.backends import onnx_limits
+from archspec.backends.onnx import limits as onnx_limits
 from archspec.cli import main
 from archspec.errors import ArchspecError
 from archspec.system import guard
@@ -182,7 +182,7 @@ CHAIN = "name: chain\ninputs: {x: [batch, 4]}\nlayers:\n" + "  - linear: 4\n  - 
 
 
 def test_node_bound_and_how_to_raise_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from archspec.backends.onnx_export import check_limits
+    from archspec.backends.onnx import check_limits
 
     a = archspec.analyze(archspec.load(spec_file(tmp_path, CHAIN)))
     with pytest.raises(ArchspecError) as e:

@@ -19,8 +19,8 @@ import onnxruntime as ort
 import torch
 
 from archspec import Spec, analyze, build, example_inputs, load, load_text
-from archspec.backends import onnx_export
-from archspec.backends.onnx_export import ExportReport, export_analysis, export_onnx
+from archspec.backends.onnx import ExportReport, export_analysis, export_onnx, exporter, limits, runtime
+from archspec.backends.onnx import sizes as onnx_sizes
 from archspec.errors import ArchspecError
 from archspec.layers import registry
 
@@ -73,7 +73,7 @@ def _run(path: Path, spec: Path | Spec, sizes: dict[str, int]) -> tuple[list[obj
     inputs = example_inputs(spec, sizes=sizes, seed=7)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     got = session.run(None, {i.name: x.numpy() for i, x in zip(session.get_inputs(), inputs)})
-    module = build(spec, seed=onnx_export.EXPORT_SEED).eval()  # the exported weights
+    module = build(spec, seed=exporter.EXPORT_SEED).eval()  # the exported weights
     with torch.no_grad():
         want = module(*inputs)
     return got, [want] if isinstance(want, torch.Tensor) else list(want)
@@ -87,7 +87,7 @@ def test_spec_exports_and_verifies(exported, path: Path, model: str) -> None:  #
     report, target = exported(path, model)
     assert report.paths == [target] and target.is_file()
     assert report.max_abs_diff <= report.atol + report.rtol * report.max_abs_output
-    assert report.opset >= onnx_export.MIN_OPSET
+    assert report.opset >= limits.MIN_OPSET
     assert report.export_seconds > 0 and report.verify_seconds > 0
     assert report.describe().startswith(f"onnx: {target} (opset {report.opset}")
     if report.dynamic_dims:
@@ -146,7 +146,7 @@ def test_elman_rnn_with_dynamic_seq_is_linted_before_export(
     def never(*args: object, **kwargs: object) -> None:
         raise AssertionError("the exporter ran after a lint failure")
 
-    monkeypatch.setattr(onnx_export, "_run_exporter", never)
+    monkeypatch.setattr(exporter, "run", never)
     with pytest.raises(ArchspecError, match="'seq'") as err:
         export_onnx(load_text(RNNS.format("rnn", "rnn")), tmp_path / "rnns.onnx")
     assert err.value.code == "unsupported" and "--dim seq=" in err.value.message
@@ -213,7 +213,7 @@ def _fail_verification(monkeypatch: pytest.MonkeyPatch) -> None:
     def boom(*args: object, **kwargs: object) -> float:
         raise ArchspecError("export", "forced verification failure")
 
-    monkeypatch.setattr(onnx_export, "_compare", boom)
+    monkeypatch.setattr(runtime, "compare", boom)
 
 
 @pytest.mark.parametrize("external", [None, "mlp.weights"])
@@ -268,7 +268,7 @@ def test_lint_reports_every_issue_before_exporting(monkeypatch: pytest.MonkeyPat
     def never(*args: object, **kwargs: object) -> None:
         raise AssertionError("the exporter ran after a lint failure")
 
-    monkeypatch.setattr(onnx_export, "_run_exporter", never)
+    monkeypatch.setattr(exporter, "run", never)
     with pytest.raises(ArchspecError) as err:
         export_onnx(MLP, tmp_path / "mlp.onnx", opset=19)
     assert err.value.code == "unsupported"
@@ -287,7 +287,7 @@ def test_opset_out_of_range(tmp_path: Path) -> None:
 
 
 def test_large_model_needs_an_external_data_name(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(onnx_export, "SINGLE_FILE_LIMIT", 1000)
+    monkeypatch.setattr(limits, "SINGLE_FILE_LIMIT", 1000)
     with pytest.raises(ArchspecError, match="at most 2 GB") as err:
         export_onnx(MLP, tmp_path / "mlp.onnx")
     assert err.value.code == "export" and "--external-data" in (err.value.hint or "")
@@ -304,7 +304,7 @@ def test_external_data_name_must_be_a_plain_file_name(tmp_path: Path, bad: str) 
 def test_external_data_file_is_named_by_the_caller(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr(onnx_export, "SINGLE_FILE_LIMIT", 1000)
+    monkeypatch.setattr(limits, "SINGLE_FILE_LIMIT", 1000)
     a = analyze(load(MLP))
     report = export_analysis(a, tmp_path / "mlp.onnx", external_data="mlp.weights", progress=True)
     assert report.paths == [tmp_path / "mlp.onnx", tmp_path / "mlp.weights"]
@@ -332,9 +332,9 @@ def test_size_plan_grows_symbolic_spatial_dims_until_every_layer_fits() -> None:
         "  - {conv2d: {out: 4, kernel: 5}}\n  - global_avg_pool\n"
     )
     a = analyze(load_text(text))
-    plan = onnx_export._SizePlan.make(a)
+    plan = onnx_sizes.SizePlan.make(a)
     assert plan.dims == ["batch", "h", "w"]
     assert plan.checks[0]["batch"] == 1 and plan.checks[1]["batch"] == 3
     assert plan.trace["h"] != plan.trace["w"]  # torch would assume equal sizes are one symbol
-    for sizes in (plan.trace, *plan.checks):
-        assert onnx_export._fits(a, sizes)
+    for s in (plan.trace, *plan.checks):
+        assert onnx_sizes.fits(a, s)

@@ -58,8 +58,6 @@ REDUCED: dict[str, dict[str, Any]] = {
     },
     "vgg16": {"width": 8, "hidden": 64, "classes": 10},
     "esn": {"units": 60},
-    "llama3_8b": {"vocab": 128, "hidden": 64, "layers": 2, "heads": 4, "kv_heads": 2, "intermediate": 176},
-    "mistral_7b": {"vocab": 128, "hidden": 64, "layers": 2, "heads": 4, "kv_heads": 2, "intermediate": 176},
 }
 # Two sizes per spec: every symbolic dim a spec uses gets a value from each.
 SIZES = [

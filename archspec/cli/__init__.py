@@ -112,6 +112,14 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--depth", type=int, default=None, help="diagram depth (1 = collapsed blocks)")
     c.add_argument("--direction", choices=["TB", "LR"], default="TB")
 
+    c = _command(
+        sub, "verify", "check an ONNX file against a spec: types, and outputs against torch", _verify
+    )
+    c.add_argument("spec")
+    c.add_argument("file", help="the .onnx file (archspec's, or one exported from a trained model)")
+    _model_args(c)
+    c.add_argument("--atol", type=float, default=None, help="absolute tolerance (default 1e-4 for float32)")
+
     c = _command(sub, "render", "draw a spec: .svg .png .pdf .dot .mmd", _render)
     c.add_argument("spec")
     c.add_argument("-o", "--out", required=True, help="output file; the format comes from its suffix")
@@ -213,6 +221,12 @@ def _compile(args: argparse.Namespace) -> int:
 
     _depth(args)
     return compile_spec(args, sizes_from(args))
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from archspec.cli.compile import verify_file
+
+    return verify_file(args, sizes_from(args))
 
 
 def _render(args: argparse.Namespace) -> int:

@@ -28,10 +28,9 @@ def compile_spec(args: argparse.Namespace, sizes: dict[str, int]) -> int:
         print("\n\n".join(summary_text(a) for a in analyses))
         print()
     if "onnx" in emit:  # the ONNX step's settings, node and memory bounds, before any work
-        from archspec.backends import onnx_limits
-        from archspec.backends.onnx_export import check_limits
+        from archspec.backends.onnx import check_limits, limits
 
-        onnx_limits.timeout(args.onnx_timeout)
+        limits.timeout(args.onnx_timeout)
         for a in analyses:
             check_limits(a, max_nodes=args.onnx_max_nodes)
     stem = safe_stem(spec.name)
@@ -115,7 +114,7 @@ def _py(
 def _onnx(
     analyses: list[Analysis], tx: Transaction, stem: str, args: argparse.Namespace, notes: list[str]
 ) -> None:
-    from archspec.backends.onnx_export import export_analysis
+    from archspec.backends.onnx import export_analysis
 
     for a in analyses:
         name = stem if len(analyses) == 1 else f"{stem}.{safe_stem(a.model)}"
@@ -153,3 +152,16 @@ _EMITTERS: dict[str, Emitter] = {
     "onnx": _onnx,
     **{k: _diagram(k) for k in DIAGRAMS},
 }
+
+
+def verify_file(args: argparse.Namespace, sizes: dict[str, int]) -> int:
+    """``archspec verify SPEC FILE.onnx``: one summary line, or one error (exit 1)."""
+    from archspec.backends.onnx.verify_file import verify_onnx
+
+    report = verify_onnx(
+        args.spec, args.file, args.model, sizes=sizes, atol=args.atol, progress=sys.stderr.isatty()
+    )
+    print(report.describe())
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0

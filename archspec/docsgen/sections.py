@@ -107,7 +107,7 @@ SEED_ARCHITECTURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ),
     (
         "Graph networks (GNN)",
-        "A graph convolutional network (seed 003's \"GNNs as the future\"; Kipf and Welling, "
+        'A graph convolutional network (seed 003\'s "GNNs as the future"; Kipf and Welling, '
         "2017): each layer mixes every node's features with its neighbours' through the normalized "
         "adjacency, a `matmul` with an input.",
         ("gcn",),
