@@ -332,7 +332,7 @@ def test_memory_rules_match_autograd(
         assert planned == measured, sizes
 
 
-# Costs by hand (docs/costs.md's rules; docs/language/llm.md lists these layers') --------------
+# Costs by hand (docs/costs.md's rules; docs/spec.md's LLM section lists these layers') --------------
 
 T = archspec.shapes.tensor
 HAND = [
