@@ -259,3 +259,20 @@ def test_verify_missing_or_garbage_file(capsys: pytest.CaptureFixture[str], tmp_
     (tmp_path / "junk.onnx").write_bytes(b"\x00junk" * 10)
     code, _, err = _verify(capsys, str(SPECS / "mlp.yaml"), str(tmp_path / "junk.onnx"))
     assert code == 1 and err.startswith("error[verify]") and "Traceback" not in err
+
+
+def test_rounding_allowance_is_for_rounding_only() -> None:
+    """A float32 output that misses the bound is accepted only where onnxruntime is as close to
+    torch's float64 output as torch's float32 one is; a file that is off by more still fails."""
+    from archspec.backends.onnx.report import Tolerance
+    from archspec.backends.onnx.runtime import ROUNDING, _within_rounding
+
+    tol = Tolerance(1e-4, 1e-4)
+    exact = torch.linspace(-3000.0, 3000.0, 101, dtype=torch.float64)
+    want = (exact + 0.5).float()  # torch in float32: 0.5 from float64, over the bound of 0.3
+    near = (exact - 0.5).numpy().astype("float32")  # onnxruntime: as far, the other way
+    far = (exact + 0.5 + 3 * (ROUNDING + 1)).numpy().astype("float32")
+    allowance = _within_rounding(want, near, exact, tol, 3000.0)
+    assert allowance is not None and float((want.double() - exact).abs().max()) < allowance < 10
+    assert _within_rounding(want, far, exact, tol, 3000.0) is None
+    assert _within_rounding(want, near, None, tol, 3000.0) is None  # no float64 run: no allowance

@@ -133,5 +133,6 @@ def export_analysis(
         external_data=data_name,
         outputs_checked=list(a.outputs),
         sensitivity=found.sensitivity,
+        rounding=found.diff.rounding,
         warnings=found.warnings,
     )
