@@ -39,6 +39,7 @@ class ExportReport:
     outputs_checked: list[str] = field(default_factory=list)
     sensitivity: float | None = None  # how far the outputs move between two inputs, in tolerances
     warnings: list[str] = field(default_factory=list)
+    weights: str | None = None  # where given weights came from (None: the spec's initial weights)
 
     @property
     def max_rel_diff(self) -> float:
@@ -48,6 +49,8 @@ class ExportReport:
     def describe(self) -> str:
         where = ", ".join(str(p) for p in self.paths)
         head = f"onnx: {where} (opset {self.opset}, {mb(self.file_bytes)})"
+        if self.weights:
+            head += f" with {self.weights}"
         at = " and ".join(fmt_sizes(s) for s in self.sizes_checked) or "the declared shapes"
         check = (
             f"verified at {at}: relative error {self.max_rel_diff:.1e} ≤ {self.rtol:.0e} "
