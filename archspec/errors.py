@@ -74,7 +74,7 @@ CODES: dict[ErrorCode, str] = {
     "unsupported": "the target cannot handle this model (not built yet, or not exportable)",
     "export": "the ONNX export or its verification failed",
     "verify": "an ONNX file does not match the spec (archspec verify)",
-    "weights": "a weights file does not fit the model (missing, unexpected or wrong-shaped keys)",
+    "weights": "weights cannot be read, or do not fit the model (missing, unexpected, wrong-shaped keys)",
     "render": "the diagram renderer failed",
     "io": "an output could not be written",
     "plugin": "a layer plugin failed to load",

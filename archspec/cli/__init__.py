@@ -95,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
         "--external-data", default=None, metavar="NAME", help="ONNX external data file name (>2 GB models)"
     )
     c.add_argument(
+        "--weights",
+        default=None,
+        metavar="FILE",
+        help="trained weights for the ONNX file: a safetensors file or torch checkpoint of the state_dict",
+    )
+    c.add_argument(
         "--onnx-timeout",
         type=float,
         default=None,

@@ -8,11 +8,15 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archspec.errors import ArchspecError
 from archspec.passes import Analysis
 from archspec.pipeline import analyze_all, load
 from archspec.system.io import Transaction, safe_stem
+
+if TYPE_CHECKING:
+    from archspec.backends.torch.weights import Checked
 
 DIAGRAMS = ("svg", "png", "pdf", "dot", "mmd")
 ALL = ("txt", "json", "py", "onnx", *DIAGRAMS)
@@ -33,6 +37,7 @@ def compile_spec(args: argparse.Namespace, sizes: dict[str, int]) -> int:
         limits.timeout(args.onnx_timeout)
         for a in analyses:
             check_limits(a, max_nodes=args.onnx_max_nodes)
+    args.checked_weights = _weights(args, emit, analyses)
     stem = safe_stem(spec.name)
     notes: list[str] = []
     say = None if args.quiet else _say
@@ -45,6 +50,27 @@ def compile_spec(args: argparse.Namespace, sizes: dict[str, int]) -> int:
         for path in tx.targets():
             print(f"wrote {path}")
     return 0
+
+
+def _weights(args: argparse.Namespace, emit: list[str], analyses: list[Analysis]) -> Checked | None:
+    """``--weights`` checked against the model's layout (nothing allocated), before any work."""
+    if not args.weights:
+        return None
+    if "onnx" not in emit:
+        raise ArchspecError(
+            "bad-value",
+            "--weights go into the ONNX file, and --emit does not ask for onnx",
+            hint="add onnx to --emit (the other artifacts carry no weights)",
+        )
+    if len(analyses) != 1:
+        raise ArchspecError(
+            "bad-value",
+            f"the spec has {len(analyses)} models; --weights fit one of them",
+            hint="name it with --model " + " | ".join(a.model for a in analyses),
+        )
+    from archspec.backends.onnx.exporter import checked_weights
+
+    return checked_weights(analyses[0], args.weights)
 
 
 def _requested(emit: list[str] | None) -> list[str]:
@@ -130,6 +156,7 @@ def _onnx(
             progress=not args.quiet and sys.stderr.isatty(),
             timeout=args.onnx_timeout,
             max_nodes=args.onnx_max_nodes,
+            weights=getattr(args, "checked_weights", None),
         )
         notes.append(report.describe())
 

@@ -16,14 +16,19 @@ import shutil
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from archspec.backends.onnx import annotate, exporter, files, limits, verify
 from archspec.backends.onnx.limits import check_limits, lint
 from archspec.backends.onnx.report import ExportReport, Progress, tolerance
+from archspec.errors import ArchspecError
 from archspec.passes import Analysis
 from archspec.pipeline import analyze, load
 from archspec.spec import Spec
 from archspec.system.interrupts import deferred, time_limit
+
+if TYPE_CHECKING:
+    from archspec.backends.torch.weights import Checked, Weights
 
 __all__ = ["ExportReport", "check_limits", "export_analysis", "export_onnx", "lint"]
 
@@ -40,6 +45,8 @@ def export_onnx(
     timeout: float | None = None,
     max_nodes: int | None = None,
     memory_budget: int | None = None,
+    weights: Weights | None = None,
+    module: Any = None,
 ) -> ExportReport:
     """Export one model of a spec (the first by default) to ``path`` and verify it.
 
@@ -50,7 +57,16 @@ def export_onnx(
     Bounds (``archspec.backends.onnx.limits``): ``max_nodes`` layer nodes (default 5,000),
     ``timeout`` seconds (default 300; 0 = none), and the memory budget (weights, example
     inputs and activations; ``memory_budget`` bytes or ``ARCHSPEC_MEMORY_BUDGET``).
+
+    The file carries the spec's initial weights (its seed's), or trained ones: ``weights`` (a
+    safetensors file, a torch checkpoint or a mapping of names to tensors, as for
+    ``archspec.build``), or ``module``'s (a trained ``torch.nn.Module`` with the spec model's
+    state_dict layout). Either is checked against that layout before anything is built or
+    written (one ``weights`` error); the graph is the spec's, and the file is also verified at
+    those weights against the module they came from (onnxruntime, eval mode).
     """
+    if weights is not None and module is not None:
+        raise ArchspecError("bad-value", "give weights or module, not both")
     spec = spec_or_path if isinstance(spec_or_path, Spec) else load(spec_or_path)
     name = spec.pick(model)[0]
     a = analyze(spec, name, sizes)
@@ -63,6 +79,8 @@ def export_onnx(
         timeout=timeout,
         max_nodes=max_nodes,
         memory_budget=memory_budget,
+        weights=module if module is not None else weights,
+        reference=module,
     )
 
 
@@ -77,8 +95,11 @@ def export_analysis(
     timeout: float | None = None,
     max_nodes: int | None = None,
     memory_budget: int | None = None,
+    weights: Weights | Checked | None = None,
+    reference: Any = None,
 ) -> ExportReport:
-    """Export an analyzed model to ``path``; see ``export_onnx``."""
+    """Export an analyzed model to ``path``; see ``export_onnx``. ``reference``: the module
+    ``weights`` came from (default: the built module with them)."""
     limits.require_dependencies()
     target = Path(path)
     say = Progress(progress)
@@ -88,6 +109,7 @@ def export_analysis(
     lint(a, opset)
     data_name = limits.external_data_name(a, target, external_data)
     tol = tolerance(a, atol)
+    fit = exporter.checked_weights(a, weights) if weights is not None else None
 
     say(f"exporting {a.model} to ONNX (opset {opset})...")
     t0 = time.perf_counter()
@@ -97,14 +119,15 @@ def export_analysis(
     try:
         tmp = tmpdir / target.name
         with time_limit(seconds, limits.expired(a.model, seconds or 0)):
-            module = exporter.build_module(a)
+            module = exporter.build_module(a, fit)
             program = exporter.run(a, module, plan, opset)
             exporter.check_dims_kept(a, program)
             annotate.annotate(program.model, a, module)
             files.save(program.model, tmp, data_name)
             del program
             t1 = time.perf_counter()
-            found = verify.verify(a, module, tmp, plan, tol, say)
+            trained = (reference if reference is not None else module) if fit is not None else None
+            found = verify.verify(a, module, tmp, plan, tol, say, trained)
             t2 = time.perf_counter()
         written = [tmp] + ([tmpdir / data_name] if data_name else [])
         size = sum(f.stat().st_size for f in written)
@@ -135,4 +158,5 @@ def export_analysis(
         sensitivity=found.sensitivity,
         rounding=found.diff.rounding,
         warnings=found.warnings,
+        weights=fit.label if fit is not None else None,
     )

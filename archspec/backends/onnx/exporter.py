@@ -23,22 +23,39 @@ from archspec.system.interrupts import deferred
 if TYPE_CHECKING:
     import torch
 
+    from archspec.backends.torch.weights import Checked, Weights
+
 EXPORT_SEED = 0  # weights of an export when the spec sets no seed
 
 
-def build_module(a: Analysis) -> torch.nn.Module:
+def build_dtype(a: Analysis) -> torch.dtype | None:
+    """The dtype the export builds the model in (None: torch's default, float32)."""
     import torch
 
+    dtype = float_dtype(a)
+    return getattr(torch, dtype) if dtype not in (None, "float32") else None
+
+
+def checked_weights(a: Analysis, weights: Weights | Checked) -> Checked:
+    """``weights`` checked against the layout of the module the export builds (nothing allocated)."""
+    from archspec.backends.torch.weights import checked
+
+    return checked(a.spec, a.model, weights, build_dtype(a))
+
+
+def build_module(a: Analysis, weights: Checked | None = None) -> torch.nn.Module:
+    """The module to export: the spec's seed's weights, or the given (checked) ones."""
     from archspec.backends.torch.builder import build
 
-    dtype = float_dtype(a)
     seed = a.graph.seed if a.graph.seed is not None else a.spec.file.seed
     module = build(
         a.spec,
         a.model,
-        dtype=getattr(torch, dtype) if dtype not in (None, "float32") else None,
+        dtype=build_dtype(a),
         seed=EXPORT_SEED if seed is None else seed,  # the same spec exports the same weights
     )
+    if weights is not None:
+        weights.load_into(module)
     return module.eval()
 
 

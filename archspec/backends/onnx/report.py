@@ -43,6 +43,7 @@ class ExportReport:
     # outputs as torch's own float32 ones (within ROUNDING times): the |Δ| that was allowed for
     # that rounding. Always max |Δ| <= atol + rtol * max |y| + rounding.
     rounding: float = 0.0
+    weights: str | None = None  # where given weights came from (None: the spec's initial weights)
 
     @property
     def max_rel_diff(self) -> float:
@@ -52,6 +53,8 @@ class ExportReport:
     def describe(self) -> str:
         where = ", ".join(str(p) for p in self.paths)
         head = f"onnx: {where} (opset {self.opset}, {mb(self.file_bytes)})"
+        if self.weights:
+            head += f" with {self.weights}"
         at = " and ".join(fmt_sizes(s) for s in self.sizes_checked) or "the declared shapes"
         check = (
             f"verified at {at}: relative error {self.max_rel_diff:.1e} ≤ {self.rtol:.0e} "

@@ -26,11 +26,19 @@ def verify(
     plan: SizePlan,
     tol: Tolerance,
     say: Progress,
+    reference: torch.nn.Module | None = None,
 ) -> Verified:
-    """Check the file at ``tmp`` against archspec's types and against ``module``."""
+    """Check the file at ``tmp`` against archspec's types and against ``module``; with a
+    ``reference`` (the module given weights came from), also at the file's own weights
+    against it (trained.py)."""
     proto = check_file(a, tmp, say)
     check_weights(tmp, proto, module)
-    return runtime.check(a, module, tmp, proto, plan, tol, say)
+    found = runtime.check(a, module, tmp, proto, plan, tol, say)
+    if reference is not None:
+        from archspec.backends.onnx import trained
+
+        found.diff = found.diff.merge(trained.check(a, reference, tmp, plan, tol, say))
+    return found
 
 
 def check_weights(tmp: Path, proto: Any, module: torch.nn.Module) -> None:
