@@ -40,6 +40,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("mlp", "simple_mlp"): (333_853, 333_853, 0, 0),
     ("mistral_7b", "mistral_7b"): (7_241_732_096, 7_241_732_096, 0, 0),
     ("mobilenet_v2", "mobilenet_v2"): (3_504_872, 3_504_872, 0, 34_164),
+    ("mobilenet_v3_large", "mobilenet_v3_large"): (5_483_032, 5_483_032, 0, 24_446),
     ("perceptron", "perceptron"): (3, 3, 0, 0),
     ("regularized_mlp", "regularized_mlp"): (3_457, 3_457, 0, 0),
     ("resnet18", "resnet18"): (11_689_512, 11_689_512, 0, 9_620),
