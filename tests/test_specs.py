@@ -25,6 +25,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("efficientnet_b0", "efficientnet_b0"): (5_288_548, 5_288_548, 0, 42_065),
     ("esn", "esn"): (251_001, 501, 250_500, 0),
     ("fnn", "fnn"): (221, 221, 0, 0),
+    ("gat", "gat"): (92_373, 92_373, 0, 0),
     ("gcn", "gcn"): (23_063, 23_063, 0, 0),
     ("gan", "generator"): (227_344, 227_344, 0, 0),
     ("gan", "discriminator"): (804_865, 804_865, 0, 0),
