@@ -10,6 +10,7 @@ train/eval checks of MobileNetV3 are in tests/test_lang_vision.py's tables."""
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
 
 import pytest
@@ -188,3 +189,32 @@ def test_gat_attends_only_along_edges() -> None:
     alone = torch.eye(1, dtype=torch.bool)
     with torch.no_grad():
         assert torch.allclose(model(x[:1], alone), base[:1], atol=1e-6)
+
+
+# ---- docs/language/zoo2.md ------------------------------------------------------------------------
+
+
+def doc_blocks() -> list[str]:
+    text = (ROOT / "docs" / "language" / "zoo2.md").read_text()
+    return [b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if b.startswith("# params: ")]
+
+
+def test_docs_specs_have_their_stated_counts() -> None:
+    assert doc_blocks()
+    for block in doc_blocks():
+        stated = int(block.split("\n", 1)[0].removeprefix("# params: ").replace(",", ""))
+        assert archspec.analyze(archspec.load_text(block, name="zoo2.md")).total_params == stated
+
+
+def test_docs_gat_layer_is_pygs_gatconv() -> None:
+    (block,) = doc_blocks()
+    model = archspec.build(archspec.load_text(block, name="zoo2.md"), seed=0).eval()
+    ref = graph.GATConv(16, 8, heads=4).eval()
+    randomise(ref, 10)
+    model.load_state_dict(ref.state_dict(), strict=True)
+    g = torch.Generator().manual_seed(11)
+    adj = edge_mask(9, g)
+    x = torch.randn(9, 16, generator=g)
+    with torch.no_grad():
+        want, got = ref(x, adj.float()), model(x, adj | torch.eye(9, dtype=torch.bool))
+    assert rel_diff(got, want) <= RTOL
