@@ -17,6 +17,7 @@ from archspec.docsgen.gallery import SEED_ARCHITECTURES, header_comment, write_a
 # References: each spec's header (torchvision, HF, the PyTorch tutorials, the seed documents).
 EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("bert_base", "bert_base"): (109_482_240, 109_482_240, 0, 0),
+    ("clip_vit_b_32", "clip_vit_b_32"): (151_277_313, 151_277_313, 0, 0),
     ("cnn", "cnn"): (3_937_409, 3_937_409, 0, 0),
     ("convnext_tiny", "convnext_tiny"): (28_589_128, 28_589_128, 0, 0),
     ("dcgan", "generator"): (3_576_704, 3_576_704, 0, 1_924),
