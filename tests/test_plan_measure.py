@@ -59,6 +59,17 @@ REDUCED: dict[str, dict[str, Any]] = {
         "intermediate": 176,
         "window": 8,
     },
+    "t5_small": {
+        "vocab": 101,
+        "d_model": 32,
+        "d_kv": 8,
+        "heads": 4,
+        "d_ff": 64,
+        "layers": 2,
+        "buckets": 8,
+        "max_distance": 16,
+        "output_scale": 32**-0.5,
+    },
     "transformer_encoder": {"vocab": 500, "d_model": 64, "heads": 4, "depth": 2, "max_positions": 64},
     "whisper_tiny": {
         "vocab": 101,

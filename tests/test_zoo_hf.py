@@ -95,3 +95,62 @@ def spec_path(name: str) -> Any:
 
     return ROOT / "specs" / f"{name}.yaml"
 
+
+# T5-small (HF T5ForConditionalGeneration layout) ------------------------------------------------
+
+T5_SMALL = dict(  # T5_TINY: 8 buckets up to distance 16, so that sequences of 9 reach the far ones
+    vocab=101, d_model=32, d_kv=8, heads=4, d_ff=64, layers=2, buckets=8, max_distance=16
+)
+T5_OUTPUTS = ["logits", "encoder_last_hidden_state"]
+
+
+def test_t5_small_statically_and_on_meta() -> None:
+    assert_static_and_meta("t5_small")
+    model = archspec.build(archspec.load(spec_path("t5_small")), device="meta")
+    assert len(model.state_dict()) == 134
+    for key, source in TIED["t5_small"].items():
+        assert model.get_parameter(key) is model.get_parameter(source)
+    bias = [k for k in model.state_dict() if "relative_attention_bias" in k]
+    assert bias == [
+        "encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+        "decoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+    ]
+
+
+@pytest.mark.parametrize("attn", ["sdpa", "eager"])
+def test_t5_small_config_is_hf_t5(attn: str) -> None:
+    text = with_vars(spec_text("t5_small"), **T5_SMALL, output_scale=32**-0.5)
+    # sequences of 17 and 20 tokens reach the last (shared) bucket of max_distance 16
+    model = assert_same_named_outputs(text, "t5_small", T5_OUTPUTS, [(2, 9), (3, 20)], attn)
+    for key, source in TIED["t5_small"].items():
+        assert model.get_parameter(key) is model.get_parameter(source)
+
+
+def test_relative_position_buckets_are_t5s() -> None:
+    """The bias layer's buckets equal HF's T5Attention._relative_position_bucket, offset by offset."""
+    from transformers.models.t5.modeling_t5 import T5Attention
+
+    from archspec.torchmods.attention import RelativePositionBias
+
+    offsets = torch.arange(-300, 301)
+    for buckets, distance in ((32, 128), (8, 16), (6, 5), (4, 3), (33, 77)):
+        for bidirectional in (True, False):
+            ours = RelativePositionBias(2, buckets, distance, bidirectional).bucket(offsets)
+            want = T5Attention._relative_position_bucket(offsets, bidirectional, buckets, distance)
+            assert torch.equal(ours, want), (buckets, distance, bidirectional)
+
+
+def test_causal_attention_with_a_float_bias() -> None:
+    """scaled_dot_product_attention with causal: true and a float mask: both apply."""
+    from archspec.torchmods.transformer import ScaledDotProductAttention
+
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 5, 4, generator=g) for _ in range(3))
+    bias = torch.randn(1, 3, 5, 5, generator=g)
+    scores = q @ k.transpose(-2, -1) + bias
+    scores = scores.masked_fill(torch.ones(5, 5, dtype=torch.bool).triu(1), float("-inf"))
+    want = scores.softmax(-1) @ v
+    got = ScaledDotProductAttention(causal=True, scale=1.0)(q, k, v, bias)
+    assert rel_diff(got, want) <= RTOL
+    unmasked = ScaledDotProductAttention(scale=1.0)(q, k, v, bias)
+    assert rel_diff(unmasked, want) > 100 * RTOL

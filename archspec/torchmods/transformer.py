@@ -153,11 +153,20 @@ def attend(
     scale: float | None,
 ) -> torch.Tensor:
     """``torch.nn.functional.scaled_dot_product_attention``; key/value heads are repeated for
-    grouped-query attention (kv head j serves query heads j*g .. j*g+g-1, as ``enable_gqa``)."""
+    grouped-query attention (kv head j serves query heads j*g .. j*g+g-1, as ``enable_gqa``); a
+    causal condition and a mask together become one mask (later keys masked out)."""
     groups = q.size(-3) // k.size(-3) if q.dim() >= 4 else 1
     if groups > 1:
         k = k.repeat_interleave(groups, dim=-3)
         v = v.repeat_interleave(groups, dim=-3)
+    if causal and mask is not None:  # torch takes one or the other: fold the causal condition in
+        i = torch.arange(q.size(-2), device=q.device)
+        later = torch.arange(k.size(-2), device=q.device).unsqueeze(0) > i.unsqueeze(1)
+        if mask.dtype == torch.bool:
+            mask = mask & ~later
+        else:
+            mask = mask + torch.zeros_like(later, dtype=mask.dtype).masked_fill(later, float("-inf"))
+        causal = False
     return torch.nn.functional.scaled_dot_product_attention(
         q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal, scale=scale
     )
