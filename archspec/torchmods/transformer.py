@@ -159,6 +159,10 @@ def attend(
     if groups > 1:
         k = k.repeat_interleave(groups, dim=-3)
         v = v.repeat_interleave(groups, dim=-3)
+    if mask is not None and mask.requires_grad and torch.onnx.is_in_onnx_export():
+        # an inference graph needs no gradient for a computed mask (T5's position bias), and
+        # torch 2.13's ONNX decompositions mistake the output's strides when the mask has one
+        mask = mask.detach()
     if causal and mask is not None:  # torch takes one or the other: fold the causal condition in
         i = torch.arange(q.size(-2), device=q.device)
         later = torch.arange(k.size(-2), device=q.device).unsqueeze(0) > i.unsqueeze(1)
