@@ -6,6 +6,7 @@ them, at two batch sizes (float32, max |difference| <= 1e-5 * max |reference out
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -124,6 +125,7 @@ def test_t5_small_config_is_hf_t5(attn: str) -> None:
     model = assert_same_named_outputs(text, "t5_small", T5_OUTPUTS, [(2, 9), (3, 20)], attn)
     for key, source in TIED["t5_small"].items():
         assert model.get_parameter(key) is model.get_parameter(source)
+    assert "shared" not in model.code  # held for its weight, never run (as in HF)
 
 
 def test_relative_position_buckets_are_t5s() -> None:
@@ -154,3 +156,15 @@ def test_causal_attention_with_a_float_bias() -> None:
     assert rel_diff(got, want) <= RTOL
     unmasked = ScaledDotProductAttention(scale=1.0)(q, k, v, bias)
     assert rel_diff(unmasked, want) > 100 * RTOL
+
+
+def test_zoo3_docs_specs_have_their_stated_counts() -> None:
+    """docs/language/zoo3.md: every spec in it loads, with the count it states."""
+    from conftest import ROOT
+
+    text = (ROOT / "docs" / "language" / "zoo3.md").read_text()
+    blocks = [b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if b.startswith("# params: ")]
+    assert len(blocks) == 4
+    for block in blocks:
+        stated = int(block.split("\n", 1)[0].removeprefix("# params: ").replace(",", ""))
+        assert archspec.analyze(archspec.load_text(block, name="zoo3.md")).total_params == stated

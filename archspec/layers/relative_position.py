@@ -3,7 +3,7 @@ bucket, added to the attention scores (the attention family)."""
 
 from __future__ import annotations
 
-from pydantic import PositiveInt, model_validator
+from pydantic import PositiveInt
 
 from archspec.layers import register_layer
 from archspec.layers.base import LayerParams, LayerType, Shape, ShapeError, TorchCtor, need_rank
@@ -45,18 +45,6 @@ class RelativePositionBias(LayerType):
         max_distance: PositiveInt = 128
         bidirectional: bool = True
 
-        @model_validator(mode="after")
-        def _buckets(self) -> RelativePositionBias.Params:
-            exact = self.buckets // (4 if self.bidirectional else 2)  # exact offsets per direction
-            if exact < 1:
-                raise ValueError(
-                    f"{self.buckets} buckets leave no exact offsets: at least "
-                    f"{4 if self.bidirectional else 2} are needed"
-                )
-            if self.max_distance <= exact:
-                raise ValueError(f"max_distance must be above the {exact} exactly counted offsets")
-            return self
-
     examples = [
         ({"heads": 4}, [tensor("batch", "seq", 8)]),
         ({"heads": 2, "buckets": 8, "max_distance": 6}, [tensor("batch", "seq", 8), tensor("batch", 7, 8)]),
@@ -65,6 +53,17 @@ class RelativePositionBias(LayerType):
 
     @classmethod
     def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
+        halves = 4 if p.bidirectional else 2  # per direction (bidirectional), half of them exact
+        exact = p.buckets // halves
+        if exact < 1 or p.max_distance <= exact:
+            raise ShapeError(
+                f"{p.buckets} buckets up to distance {p.max_distance} leave no room for the "
+                + ("exact offsets" if exact < 1 else "logarithmic buckets"),
+                expected=f"buckets >= {halves}, max_distance > buckets // {halves}",
+                got=f"buckets {p.buckets}, max_distance {p.max_distance}",
+                hint="T5 uses 32 buckets up to distance 128",
+                code="bad-value",
+            )
         for x in xs:
             need_rank(x, (2, 3, 4, 5), cls.name, hint="its inputs are sequences, [batch, seq, ...]")
         if len(xs) == 2 and xs[0].shape[0] != xs[1].shape[0]:
