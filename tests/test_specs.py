@@ -17,6 +17,7 @@ from archspec.docsgen.gallery import SEED_ARCHITECTURES, header_comment, write_a
 # References: each spec's header (torchvision, HF, the PyTorch tutorials, the seed documents).
 EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("bert_base", "bert_base"): (109_482_240, 109_482_240, 0, 0),
+    ("clip_vit_b_32", "clip_vit_b_32"): (151_277_313, 151_277_313, 0, 0),
     ("cnn", "cnn"): (3_937_409, 3_937_409, 0, 0),
     ("convnext_tiny", "convnext_tiny"): (28_589_128, 28_589_128, 0, 0),
     ("dcgan", "generator"): (3_576_704, 3_576_704, 0, 1_924),
@@ -48,6 +49,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("resnet50", "resnet50"): (25_557_032, 25_557_032, 0, 53_173),
     ("seq2seq_lstm", "seq2seq_lstm"): (455_656, 455_656, 0, 0),
     ("simple_rnn", "simple_rnn"): (3_051, 3_051, 0, 0),
+    ("t5_small", "t5_small"): (60_506_624, 60_506_624, 0, 0),
     ("text_classifier", "text_classifier"): (2_659_586, 2_659_586, 0, 0),
     ("transformer_encoder", "transformer_encoder"): (109_482_240, 109_482_240, 0, 0),
     ("unet", "unet"): (482_466, 482_466, 0, 1_422),

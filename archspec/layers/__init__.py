@@ -44,6 +44,8 @@ _BUILTIN = (
     "slicing",
     "reductions",
     "hf_conv1d",
+    "normalize",
+    "relative_position",
 )
 
 T = TypeVar("T", bound=type[LayerType])

@@ -13,6 +13,7 @@ from archspec.layers.base import (
     Shape,
     ShapeError,
     TorchCtor,
+    TorchFn,
     need_float,
     need_int,
     numel,
@@ -92,6 +93,49 @@ class SiLU(_Elementwise):
     name = "silu"
     torch_cls = "nn.SiLU"
     keeps = "in0"
+
+
+@register_layer
+class QuickGELU(_Elementwise):
+    """x * sigmoid(1.702 * x), the sigmoid approximation of GELU that OpenAI's CLIP trained with
+    (Hugging Face's ``quick_gelu``); not the exact GELU nor its tanh approximation."""
+
+    name = "quick_gelu"
+    torch_cls = "activation.QuickGELU"
+    keeps = "in0"
+
+    @classmethod
+    def memory(cls, p: LayerParams, c: MemCtx) -> Memory:
+        return Memory(keep=(Kept("in0"), Kept("sigmoid", c.out)))  # the product's two factors
+
+    @classmethod
+    def other_flops(cls, p: LayerParams, xs: list[Shape], out: Shape) -> int:
+        return costs.elementwise(numel(out), 3)  # the scaling, the sigmoid, the product
+
+    @classmethod
+    def display_name(cls) -> str:
+        return "QuickGELU"
+
+
+@register_layer
+class Exp(_Elementwise):
+    """e ** x, element by element (``torch.exp``): a scale kept as its logarithm (CLIP's
+    ``logit_scale.exp()``)."""
+
+    name = "exp"
+    examples = [({}, [tensor("batch", 6)]), ({}, [tensor("batch", 2, 3, 3)]), ({}, [tensor()])]
+
+    @classmethod
+    def torch(cls, p: LayerParams, xs: list[TensorType]) -> None:  # type: ignore[override]
+        return None
+
+    @classmethod
+    def torch_fn(cls, p: LayerParams) -> TorchFn:
+        return TorchFn("torch.exp")
+
+    @classmethod
+    def display_name(cls) -> str:
+        return "Exp"
 
 
 @register_layer

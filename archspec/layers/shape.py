@@ -9,7 +9,7 @@ from pydantic import Field, NonNegativeInt, field_validator
 from archspec import shapes as dims
 from archspec.layers import register_layer
 from archspec.layers.base import LayerParams, LayerType, ShapeError, TorchCtor, numel
-from archspec.layers.memory import MemCtx, Memory
+from archspec.layers.memory import Kept, MemCtx, Memory
 from archspec.shapes import TensorType, tensor
 
 
@@ -264,3 +264,60 @@ class Select(LayerType):
     @classmethod
     def label(cls, p: Params) -> str:
         return f"Select [{p.index}] of dim {p.dim}"
+
+
+@register_layer
+class BatchSelect(LayerType):
+    """Take one position along ``dim`` per batch row, the position given by a second input, and
+    drop that dim: inputs ``x [batch, n, ...]`` and ``index [batch]`` (integers in [0, n)) give
+    ``x[i, index[i]]`` for each row i (``[batch, ...]``). CLIP's text tower pools the hidden state
+    at each sequence's end-of-text token this way: ``{batch_select, inputs: [hidden, eos.indices]}``
+    after ``{name: eos, max: -1, inputs: input_ids}``. Other dims between the batch and ``dim``
+    take the same position.
+    """
+
+    name = "batch_select"
+    family = "shape"
+    min_inputs = 2
+    max_inputs = 2
+
+    class Params(LayerParams):
+        dim: int = 1
+
+    examples = [
+        ({}, [tensor("batch", "seq", 6), tensor("batch", dtype="int64")]),
+        ({"dim": -1}, [tensor("batch", 3, "seq"), tensor("batch", dtype="int64")]),
+        ({"dim": 2}, [tensor("batch", 2, "seq", 4), tensor("batch", dtype="int64")]),
+    ]
+
+    @classmethod
+    def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:
+        x, index = xs
+        dim = p.dim + x.rank if p.dim < 0 else p.dim
+        if not 1 <= dim < x.rank:
+            raise ShapeError(
+                f"dim {p.dim} is not a non-batch dim of a {x.rank}-D input",
+                expected=f"dim in [1, {x.rank - 1}] (or negative)",
+                got=str(x),
+                code="bad-value",
+            )
+        if index.rank != 1 or not index.dtype.startswith(("int", "uint")) or index.shape[0] != x.shape[0]:
+            raise ShapeError(
+                "batch_select's second input is one integer position per batch row",
+                expected=f"int64[{x.shape[0]}]",
+                got=str(index),
+                hint="take the positions with `max` (its `indices` output) or read them from an input",
+            )
+        return x.with_shape(x.shape[:dim] + x.shape[dim + 1 :])
+
+    @classmethod
+    def memory(cls, p: object, c: MemCtx) -> Memory:
+        return Memory(keep=(Kept("in0"), Kept("in1")))  # what the gather keeps for backward
+
+    @classmethod
+    def torch(cls, p: Params, xs: list[TensorType]) -> TorchCtor:
+        return TorchCtor("shape.BatchSelect", {"dim": p.dim})
+
+    @classmethod
+    def label(cls, p: Params) -> str:
+        return "BatchSelect" + (f" of dim {p.dim}" if p.dim != 1 else "")

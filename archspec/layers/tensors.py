@@ -21,9 +21,10 @@ class Parameter(LayerType):
     """A learnable tensor of a given ``shape`` (``nn.Parameter``): a class token, learned position
     embeddings, a layer scale, learnable queries, a logit scale.
 
-    It starts as ``zeros`` unless the entry's ``init:`` says otherwise (``init: {normal: {std:
-    0.02}}``, ``init: {constant: {val: 1.0e-6}}``); ``trainable: false`` freezes it. Counted in the
-    model's parameters; its state_dict key is the node's path.
+    ``shape: []`` is a 0-d scalar (CLIP's ``logit_scale``). It starts as ``zeros`` unless the
+    entry's ``init:`` says otherwise (``init: {normal: {std: 0.02}}``, ``init: {constant: {val:
+    1.0e-6}}``); ``trainable: false`` freezes it. Counted in the model's parameters; its
+    state_dict key is the node's path.
     """
 
     name = "parameter"
@@ -33,10 +34,10 @@ class Parameter(LayerType):
     max_inputs = 0
 
     class Params(LayerParams):
-        shape: list[PositiveInt] = Field(min_length=1)
+        shape: list[PositiveInt] = Field(min_length=0)
         dtype: FLOAT = "float32"
 
-    examples = [({"shape": [1, 1, 8]}, []), ({"shape": [4], "dtype": "float64"}, [])]
+    examples = [({"shape": [1, 1, 8]}, []), ({"shape": [4], "dtype": "float64"}, []), ({"shape": []}, [])]
 
     @classmethod
     def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:

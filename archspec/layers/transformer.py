@@ -69,8 +69,9 @@ class ScaledDotProductAttention(LayerType):
     the scores). Output ``[batch, heads, seq_q, e_v]``. Fewer key/value heads than query heads is
     grouped-query attention (torch's ``enable_gqa``): kv head j serves query heads j·g .. j·g+g-1,
     g = heads / kv_heads, which must divide. ``causal``: query i sees keys 0..i (top-left
-    aligned; not together with a mask). ``scale`` defaults to ``1/sqrt(e)``. ``dropout`` acts on
-    the attention weights in training only.
+    aligned); with a mask too, both apply (T5's decoder: a causal mask and a float position
+    bias). ``scale`` defaults to ``1/sqrt(e)`` (``scale: 1.0``: unscaled, as T5). ``dropout``
+    acts on the attention weights in training only.
     """
 
     name = "scaled_dot_product_attention"
@@ -98,6 +99,8 @@ class ScaledDotProductAttention(LayerType):
         ),
         ({"dropout": 0.1}, [tensor("batch", "seq", 8), tensor("batch", 3, 8), tensor("batch", 3, 2)]),
         ({}, [*[tensor("batch", 2, "seq", 4)] * 3, tensor("batch", 1, 1, "seq")]),
+        ({"causal": True, "scale": 1.0}, [*[tensor("batch", 2, "seq", 4)] * 3, tensor(1, 2, "seq", "seq")]),
+        ({"causal": True}, [*[tensor("batch", 2, "seq", 4)] * 3, tensor("seq", "seq", dtype="bool")]),
     ]
 
     @classmethod
@@ -133,14 +136,6 @@ class ScaledDotProductAttention(LayerType):
     @classmethod
     def _check_mask(cls, p: Params, q: TensorType, k: TensorType, mask: TensorType) -> None:
         scores = (*q.shape[:-1], k.shape[-2])
-        if p.causal:
-            raise ShapeError(
-                "a mask input and `causal: true` cannot be combined (torch refuses both)",
-                expected="either a mask or causal",
-                got=f"mask {mask} with causal: true",
-                hint="drop `causal`, or fold the causal condition into the mask",
-                code="bad-value",
-            )
         if mask.dtype not in ("bool", q.dtype):
             raise ShapeError(
                 "the mask must be bool (True = attend) or q's float dtype (added to the scores)",

@@ -146,3 +146,47 @@ class LearnedPositionalEncoding(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout(x + self.weight[: x.size(1)])
+
+
+class RelativePositionBias(nn.Module):
+    """T5's relative position bias, ``[1, heads, seq_q, seq_k]``, from ``weight [buckets, heads]``.
+
+    The offset ``j - i`` of key j from query i is put in a bucket: with ``bidirectional`` half the
+    buckets are for positive offsets; of each direction's buckets, the first half count distances
+    0, 1, ... exactly and the rest grow logarithmically up to ``max_distance`` (farther offsets
+    share the last one). Without ``bidirectional``, positive offsets (later keys) go to bucket 0.
+    Only the inputs' lengths (dim 1) are read.
+    """
+
+    def __init__(self, heads: int, buckets: int = 32, max_distance: int = 128, bidirectional: bool = True):
+        super().__init__()
+        self.buckets, self.max_distance, self.bidirectional = buckets, max_distance, bidirectional
+        self.weight = nn.Parameter(torch.empty(buckets, heads))
+        nn.init.normal_(self.weight)
+
+    def bucket(self, offset: torch.Tensor) -> torch.Tensor:
+        n = self.buckets
+        base = torch.zeros_like(offset)
+        if self.bidirectional:
+            n //= 2
+            base = (offset > 0).long() * n
+            distance = offset.abs()
+        else:
+            distance = (-offset).clamp(min=0)
+        exact = n // 2
+        # log-spaced buckets for distance >= exact (the clamp keeps log's argument positive)
+        far = distance.clamp(min=exact).float() / exact
+        spread = torch.log(far) / math.log(self.max_distance / exact) * (n - exact)
+        logarithmic = (exact + spread.long()).clamp(max=n - 1)
+        return base + torch.where(distance < exact, distance, logarithmic)
+
+    def forward(self, x: torch.Tensor, keys: torch.Tensor | None = None) -> torch.Tensor:
+        keys = x if keys is None else keys
+        i = torch.arange(x.size(1), device=self.weight.device)
+        j = torch.arange(keys.size(1), device=self.weight.device)
+        table = nn.functional.embedding(self.bucket(j.unsqueeze(0) - i.unsqueeze(1)), self.weight)
+        return table.permute(2, 0, 1).unsqueeze(0)
+
+    def extra_repr(self) -> str:
+        heads, distance, both = self.weight.shape[1], self.max_distance, self.bidirectional
+        return f"heads={heads}, buckets={self.buckets}, max_distance={distance}, bidirectional={both}"

@@ -47,3 +47,22 @@ class Select(nn.Module):
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, index={self.index}"
+
+
+class BatchSelect(nn.Module):
+    """``x[i, index[i]]`` for each batch row i: one position along ``dim`` per row, that dim
+    removed (a gather with the positions broadcast over the other dims)."""
+
+    def __init__(self, dim: int = 1) -> None:
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        d = self.dim % x.dim()
+        sizes = list(x.shape)
+        sizes[d] = 1
+        rows = index.to(torch.int64).reshape(-1, *[1] * (x.dim() - 1)).expand(sizes)
+        return x.gather(d, rows).squeeze(d)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}"

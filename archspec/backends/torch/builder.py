@@ -143,7 +143,11 @@ def _graph_module(root: nn.Module, plan: Plan) -> fx.GraphModule:
             env[step.var] = env[f"{step.var}.{step.outs[0]}"]
     outs = [env[o] for o in plan.outputs]
     g.output(outs[0] if len(outs) == 1 else tuple(outs))
-    return fx.GraphModule(root, g, class_name=ident(plan.name))
+    module = fx.GraphModule(root, g, class_name=ident(plan.name))
+    kept = root._modules  # fx copies only what forward uses: add the layers held for a tied weight
+    if any(name not in module._modules for name in kept):
+        module._modules = {name: kept[name] for name in kept} | dict(module._modules)
+    return module
 
 
 def _placeholders(names: list[str]) -> list[str]:

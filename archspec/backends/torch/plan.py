@@ -12,6 +12,7 @@ from typing import Any, Literal
 from archspec.ir.graph import Graph, GraphNode, InputNode, LayerNode, Node
 from archspec.layers.base import TorchCtor, TorchFn, TorchTensor, param_path
 from archspec.passes import Analysis
+from archspec.passes.checks import reaching
 from archspec.spec.names import class_name
 
 
@@ -114,8 +115,12 @@ def _graph_plan(graph: Graph, name: str) -> Plan:
         perm = node.permutation if isinstance(node, InputNode) else None
         if perm is not None:
             plan.steps.append(Step(name, [name], fn=TorchFn("torch.permute", kwargs={"dims": perm})))
+    run = reaching(graph)  # a layer kept only for a weight others share (`tie:`) is not run
     for node in graph.body():
         outs = list(node.outs)
+        if node.name not in run:
+            plan.subs.append(_sub(node))
+            continue
         if isinstance(node, LayerNode):
             tensor = node.layer_type.tensor(node.settings)
             if tensor is not None:
