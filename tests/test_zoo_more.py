@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, spec_md_section
 
 import archspec
 from archspec.planner.specvars import load_with_vars
@@ -191,11 +191,11 @@ def test_gat_attends_only_along_edges() -> None:
         assert torch.allclose(model(x[:1], alone), base[:1], atol=1e-6)
 
 
-# ---- docs/language/zoo2.md ------------------------------------------------------------------------
+# ---- docs/spec.md, "The zoo, continued: MobileNetV3-Large and a graph attention network" ---------
 
 
 def doc_blocks() -> list[str]:
-    text = (ROOT / "docs" / "language" / "zoo2.md").read_text()
+    text = spec_md_section("The zoo, continued: MobileNetV3-Large and a graph attention network")
     return [b for b in re.findall(r"```yaml\n(.*?)```", text, flags=re.S) if b.startswith("# params: ")]
 
 
