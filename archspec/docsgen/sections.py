@@ -58,8 +58,10 @@ SEED_ARCHITECTURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         'popularized by the Transformer"): a BERT-base encoder, GPT-2 small with its LM head tied '
         "to the token embedding, and GPT-3 175B, checked statically without allocating a weight; "
         "GPT-2, BERT-base (`bert_base`) and Whisper tiny (an encoder-decoder for speech) are written "
-        "in Hugging Face's exact parameter layout, so their published checkpoints load.",
-        ("transformer_encoder", "gpt2", "gpt3", "bert_base", "whisper_tiny"),
+        "in Hugging Face's exact parameter layout, so their published checkpoints load, as are "
+        "CLIP ViT-B/32 (an image and a text tower compared by cosine similarity) and T5-small "
+        "(relative position buckets, an encoder-decoder with a tied, shared embedding).",
+        ("transformer_encoder", "gpt2", "gpt3", "bert_base", "whisper_tiny", "clip_vit_b_32", "t5_small"),
     ),
     (
         "Generative adversarial networks (GAN)",
@@ -93,9 +95,9 @@ SEED_ARCHITECTURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "Networks built for phones and for accuracy per FLOP: MobileNetV2's inverted residuals with "
         "depthwise convolutions and ReLU6, EfficientNet-B0's squeeze-and-excitation and SiLU, "
         "ConvNeXt-T's 7x7 depthwise blocks with layer scale, and the Vision Transformer ViT-B/16 "
-        "(patches, a class token, a learned position embedding), all with torchvision's exact "
-        "parameter names.",
-        ("mobilenet_v2", "efficientnet_b0", "convnext_tiny", "vit_b_16"),
+        "(patches, a class token, a learned position embedding), and MobileNetV3-Large's hard-swish "
+        "and hard-sigmoid gates, all with torchvision's exact parameter names.",
+        ("mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "convnext_tiny", "vit_b_16"),
     ),
     (
         "Large language models",
@@ -109,7 +111,8 @@ SEED_ARCHITECTURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "Graph networks (GNN)",
         'A graph convolutional network (seed 003\'s "GNNs as the future"; Kipf and Welling, '
         "2017): each layer mixes every node's features with its neighbours' through the normalized "
-        "adjacency, a `matmul` with an input.",
-        ("gcn",),
+        "adjacency, a `matmul` with an input; a graph attention network (GAT, Velickovic et al., "
+        "2018) weighs the neighbours by attention, masked to the edges, in PyTorch Geometric's layout.",
+        ("gcn", "gat"),
     ),
 )

@@ -69,11 +69,24 @@ def attend(
     scale: float | None,
 ) -> torch.Tensor:
     """``torch.nn.functional.scaled_dot_product_attention``; key/value heads are repeated for
-    grouped-query attention (kv head j serves query heads j*g .. j*g+g-1, as ``enable_gqa``)."""
+    grouped-query attention (kv head j serves query heads j*g .. j*g+g-1, as ``enable_gqa``); a
+    causal condition and a mask together become one mask (later keys masked out)."""
     groups = q.size(-3) // k.size(-3) if q.dim() >= 4 else 1
     if groups > 1:
         k = k.repeat_interleave(groups, dim=-3)
         v = v.repeat_interleave(groups, dim=-3)
+    if mask is not None and mask.requires_grad and torch.onnx.is_in_onnx_export():
+        # an inference graph needs no gradient for a computed mask (T5's position bias), and
+        # torch 2.13's ONNX decompositions mistake the output's strides when the mask has one
+        mask = mask.detach()
+    if causal and mask is not None:  # torch takes one or the other: fold the causal condition in
+        i = torch.arange(q.size(-2), device=q.device)
+        later = torch.arange(k.size(-2), device=q.device).unsqueeze(0) > i.unsqueeze(1)
+        if mask.dtype == torch.bool:
+            mask = mask & ~later
+        else:
+            mask = mask + torch.zeros_like(later, dtype=mask.dtype).masked_fill(later, float("-inf"))
+        causal = False
     return torch.nn.functional.scaled_dot_product_attention(
         q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=causal, scale=scale
     )
