@@ -129,3 +129,38 @@ def test_emitted_source_is_lint_clean(path: Path, tmp_path: Path) -> None:
         text=True,
     )
     assert r.returncode == 0, r.stdout
+
+
+def test_non_persistent_buffers_stay_out_of_the_state_dict(tmp_path: Path) -> None:
+    """``persistent: false`` keeps a buffer out of the state_dict in the built module (fx copies
+    buffers as persistent ones) and in the emitted source, at the top level and in a block."""
+
+    spec = archspec.load_text(
+        textwrap.dedent(
+            """
+            name: buffers_net
+            inputs: {x: [4, 4]}
+            blocks:
+              masked:
+                inputs: [x]
+                layers:
+                  - {name: inner, buffer: {fill: causal_mask, size: 4, persistent: false}}
+                  - {name: kept, buffer: {fill: causal_mask, size: 4}}
+                  - {name: y1, where: [inner, x, x]}
+                  - {name: y, where: [kept, y1, x]}
+            layers:
+              - {name: top, buffer: {fill: causal_mask, size: 4, persistent: false}}
+              - {name: a, masked: {}, inputs: x}
+              - {name: y, where: [top, a, x]}
+            """
+        )
+    )
+    built = archspec.build(spec)
+    assert list(built.state_dict()) == ["a.kept"]
+    assert {n for n, _ in built.named_buffers()} == {"top", "a.inner", "a.kept"}
+    path = tmp_path / "m.py"
+    path.write_text(emit(analyze_all(spec)))
+    namespace: dict[str, object] = {"__name__": "generated"}
+    exec(compile(path.read_text(), str(path), "exec"), namespace)  # our own generated source
+    (made,) = [v for v in namespace.values() if isinstance(v, type) and v.__name__ == type(built).__name__]
+    assert isinstance(made, type) and list(made().state_dict()) == ["a.kept"]

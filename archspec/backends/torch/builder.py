@@ -147,6 +147,13 @@ def _graph_module(root: nn.Module, plan: Plan) -> fx.GraphModule:
     kept = root._modules  # fx copies only what forward uses: add the layers held for a tied weight
     if any(name not in module._modules for name in kept):
         module._modules = {name: kept[name] for name in kept} | dict(module._modules)
+    for prefix, sub in root.named_modules():  # fx copies buffers as persistent ones
+        for name in sub._non_persistent_buffers_set:
+            qualified = f"{prefix}.{name}" if prefix else name
+            owner, _, leaf = qualified.rpartition(".")
+            held = module.get_submodule(owner) if owner else module
+            if leaf in held._buffers:
+                held._non_persistent_buffers_set.add(leaf)
     return module
 
 
