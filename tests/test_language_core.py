@@ -195,3 +195,45 @@ def test_bad_copy_names_are_refused(pattern: str) -> None:
     with pytest.raises(ArchspecError) as err:
         archspec.load_text(text)
     assert err.value.code == "bad-name" and err.value.loc is not None and err.value.loc.line == 3
+
+
+INIT_SPEC = (
+    "inputs: {{x: [2, 8]}}\nlayers:\n"
+    "  - {{name: p, parameter: [8, 8], init: {init}}}\n  - {{matmul: [x, p]}}\n"
+)
+INIT_REFUSED = {
+    "{normal: {std: -1}}": "needs std >= 0",
+    "{uniform: {a: 1.0, b: 0.0}}": "needs a <= b",
+    "{trunc_normal: {std: 0.02, a: 5.0, b: -5.0}}": "needs a < b",
+    "{trunc_normal: {std: 0}}": "needs std > 0",
+    "{xavier_uniform: {gain: 1.0e300}}": "magnitude at most",
+    "{kaiming_normal: {nonlinearity: gelu}}": "must be one of",
+    "{kaiming_uniform: {mode: fan_middle}}": "must be one of",
+    "{normal: {std: abc}}": "must be a number",
+    "{constant: {value: 1}}": "takes no setting 'value'",
+}
+
+
+@pytest.mark.parametrize(("init", "message"), INIT_REFUSED.items(), ids=list(INIT_REFUSED))
+def test_init_settings_torch_would_refuse_are_errors_at_check(init: str, message: str) -> None:
+    """Before this check each of these passed `check` and ended in torch's RuntimeError at build."""
+    text = INIT_SPEC.format(init=init)
+    with pytest.raises(ArchspecError, match=message) as e:
+        archspec.load_text(text)
+    assert e.value.loc is not None and e.value.loc.line == 3
+
+
+@pytest.mark.parametrize(
+    "init",
+    [
+        "{kaiming_uniform: {mode: fan_out, nonlinearity: relu}}",
+        "{trunc_normal: {std: 0.02}}",
+        "{uniform: {a: -1, b: 1}}",
+    ],
+)
+def test_init_settings_torch_takes_build_and_emit(init: str) -> None:
+    text = INIT_SPEC.format(init=init)
+    spec = archspec.load_text(text)
+    model = archspec.build(spec, seed=0)
+    assert model.get_parameter("p").abs().sum() > 0
+    compile(emit([archspec.analyze(spec)]), "generated.py", "exec")

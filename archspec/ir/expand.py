@@ -382,9 +382,9 @@ def _join(prefix: str, name: str) -> str:
     return f"{prefix}.{name}" if prefix else name
 
 
-def _scope_hint(scope: dict[str, Any]) -> str:
+def _scope_hint(scope: dict[str, Any]) -> str | None:
     names = sorted(k for k in scope if not k.startswith("_"))
-    return "names in scope: " + (", ".join(names) if names else "(none)")
+    return "names in scope: " + ", ".join(names) if names else None
 
 
 __all__ = ["Elaborator", "check_size"]

@@ -264,11 +264,11 @@ def need_rank(x: TensorType, ranks: tuple[int, ...], what: str, hint: str | None
         )
 
 
-def need_int(d: Dim, what: str) -> int:
+def need_int(d: Dim, what: str, hint: str | None = None) -> int:
     if not isinstance(d, int):
         raise ShapeError(
             f"{what} must be a known size, not the symbolic dim '{d}'",
-            hint="give that dimension a fixed size in `inputs:`",
+            hint=hint or "give that dimension a fixed size in `inputs:`",
         )
     return d
 

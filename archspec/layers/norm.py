@@ -115,7 +115,7 @@ class LayerNorm(LayerType):
 
         @model_validator(mode="after")
         def _one_way(self) -> LayerNorm.Params:
-            if self.dim is not None and self.dims != 1:
+            if self.dim is not None and "dims" in self.model_fields_set:
                 raise ValueError("give `dim` (one dim to normalize) or `dims` (the last N dims), not both")
             return self
 
@@ -160,7 +160,13 @@ class LayerNorm(LayerType):
                 expected=f"dims ≤ {x.rank - 1}",
                 got=f"dims {p.dims} for {x}",
             )
-        return tuple(need_int(d, "a dim that layer_norm normalizes") for d in x.shape[-p.dims :])
+        hint = (
+            "layer_norm normalizes the last dims; for the channels of a [batch, C, ...] map write "
+            "`layer_norm: {dim: 1}`"
+            if x.rank >= 3 and isinstance(x.shape[1], int)
+            else None
+        )
+        return tuple(need_int(d, "a dim that layer_norm normalizes", hint) for d in x.shape[-p.dims :])
 
     @classmethod
     def infer(cls, p: Params, xs: list[TensorType]) -> TensorType:

@@ -139,7 +139,7 @@ class Expand(LayerType):
                     f"the symbolic size '{t}' is not a dim of any input of this node",
                     expected=f"an input with a dim '{t}'",
                     got=", ".join(str(x) for x in xs),
-                    hint=f"add a node whose shape has '{t}' as a further input: `in: [tensor, x]`",
+                    hint=f"add a node whose shape has '{t}' as a further input: `inputs: [tensor, x]`",
                 )
             found.append(at)
         return found

@@ -121,10 +121,15 @@ def _check_init(node: LayerNode) -> None:
     for param, scheme in node.init_schemes().items():
         why = inits.problem(scheme, node.weights.get(param))
         if why:
+            whole = param == "" and "" in node.weights  # a parameter node: init is its tensor's
             raise ArchspecError(
                 "bad-value",
-                f"init of '{param}': {why}",
+                f"init: {why}" if whole else f"init of '{param}': {why}",
                 loc=node.loc,
                 node=node.path,
-                hint="parameters: " + (", ".join(node.weights) or "none"),
+                hint="the schemes' settings are listed in docs/spec.md (Per-node settings)"
+                if inits.about_settings(scheme)
+                else None
+                if whole
+                else "parameters: " + (", ".join(node.weights) or "none"),
             )

@@ -186,7 +186,7 @@ def _short_read(node: ast.Attribute, ev: _Evaluator) -> Any:
     shape = ev.shapes(name) if ev.shapes is not None else None
     if shape is None:
         raise ExprError(
-            f"'{name}.{node.attr}' cannot be read here"
+            f"'{name}.{node.attr}' cannot be read here (`when:`, `repeat:` and `vars:` cannot read shapes)"
             if ev.shapes is None
             else f"'{name}' is not a node or input defined before this one"
         )
@@ -267,4 +267,9 @@ def _eval(node: ast.AST, ev: _Evaluator) -> Any:
             return _check(_FUNCS[node.func.id](*args))
         except (ArithmeticError, TypeError, ValueError) as e:
             raise ExprError(f"{node.func.id}(): {e}") from None
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        raise ExprError(
+            f"'{ast.unparse(node)}' is not allowed in an expression: a node's shape reads as "
+            f"`{node.value.id}.channels`, `{node.value.id}.features` or `{node.value.id}.shape[i]`"
+        )
     raise ExprError(f"'{ast.unparse(node)}' is not allowed in an expression")

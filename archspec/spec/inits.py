@@ -1,15 +1,17 @@
-"""Initializer schemes a spec may name (``init:``), checked statically (no torch here)."""
+"""Initializer schemes a spec may name (``init:``), checked statically (no torch here): the
+scheme, its settings' names, and their values, so that torch.nn.init never refuses them."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 # scheme -> (torch.nn.init function, allowed settings)
 SCHEMES: dict[str, tuple[str, tuple[str, ...]]] = {
     "xavier_uniform": ("xavier_uniform_", ("gain",)),
     "xavier_normal": ("xavier_normal_", ("gain",)),
-    "kaiming_uniform": ("kaiming_uniform_", ("a",)),
-    "kaiming_normal": ("kaiming_normal_", ("a",)),
+    "kaiming_uniform": ("kaiming_uniform_", ("a", "mode", "nonlinearity")),
+    "kaiming_normal": ("kaiming_normal_", ("a", "mode", "nonlinearity")),
     "normal": ("normal_", ("mean", "std")),
     "trunc_normal": ("trunc_normal_", ("mean", "std", "a", "b")),
     "uniform": ("uniform_", ("a", "b")),
@@ -18,10 +20,16 @@ SCHEMES: dict[str, tuple[str, tuple[str, ...]]] = {
     "zeros": ("zeros_", ()),
     "ones": ("ones_", ()),
 }
+# the settings that are words, and the words torch.nn.init takes for them
+WORDS: dict[str, tuple[str, ...]] = {
+    "mode": ("fan_in", "fan_out"),
+    "nonlinearity": ("leaky_relu", "relu", "linear", "sigmoid", "tanh", "selu", "conv1d", "conv2d", "conv3d"),
+}
+LIMIT = 1e30  # the largest |setting|: a float32 range stays finite (torch refuses a wider one)
 NEEDS_2D = frozenset({"xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal", "orthogonal"})
 
 
-def split(scheme: Any) -> tuple[str, dict[str, float]]:
+def split(scheme: Any) -> tuple[str, dict[str, Any]]:
     """``"zeros"`` or ``{"normal": {"std": 0.02}}`` -> (name, settings)."""
     if isinstance(scheme, str):
         return scheme, {}
@@ -48,8 +56,45 @@ def problem(scheme: Any, shape: tuple[int, ...] | None) -> str | None:
     bad = sorted(set(settings) - set(allowed))
     if bad:
         return f"'{name}' takes no setting '{bad[0]}' (settings: {', '.join(allowed) or 'none'})"
+    why = _values(name, settings)
+    if why:
+        return why
     if shape is None:
         return "the layer has no such parameter"
     if name in NEEDS_2D and len(shape) < 2:
         return f"'{name}' needs a parameter of at least 2 dimensions"
     return None
+
+
+def _values(name: str, settings: dict[str, Any]) -> str | None:
+    """Why torch.nn.init would refuse these settings (None: it takes them)."""
+    for key, value in settings.items():
+        if key in WORDS:
+            if value not in WORDS[key]:
+                return f"'{name}' setting '{key}' must be one of {', '.join(WORDS[key])}, got {value!r}"
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"'{name}' setting '{key}' must be a number, got {value!r}"
+        elif not (math.isfinite(value) and abs(value) <= LIMIT):
+            return f"'{name}' setting '{key}' must be finite, of magnitude at most {LIMIT:g}, got {value!r}"
+    std = settings.get("std", 1.0)
+    if name in ("normal", "trunc_normal") and not (std > 0 if name == "trunc_normal" else std >= 0):
+        return f"'{name}' needs std {'> 0' if name == 'trunc_normal' else '>= 0'}, got {std!r}"
+    low, high = (
+        settings.get("a", -2.0 if name == "trunc_normal" else 0.0),
+        settings.get("b", 2.0 if name == "trunc_normal" else 1.0),
+    )
+    if name == "uniform" and not low <= high:
+        return f"'uniform' needs a <= b (the range [a, b)), got a={low!r}, b={high!r}"
+    if name == "trunc_normal" and not low < high:
+        return f"'trunc_normal' needs a < b (the range it is cut to), got a={low!r}, b={high!r}"
+    return None
+
+
+def about_settings(scheme: Any) -> bool:
+    """Whether what is wrong with ``scheme`` is one of its settings."""
+    if not isinstance(scheme, (str, dict)) or (isinstance(scheme, dict) and len(scheme) != 1):
+        return False
+    name, settings = split(scheme)
+    if name not in SCHEMES:
+        return False
+    return bool(set(settings) - set(SCHEMES[name][1])) or _values(name, settings) is not None

@@ -55,7 +55,7 @@ InitName = Literal[
     "ones",
 ]
 # `xavier_uniform`, or one scheme with its settings: `{normal: {std: 0.02}}`.
-InitValue = Union[InitName, dict[InitName, dict[str, float] | None]]
+InitValue = Union[InitName, dict[InitName, dict[str, float | str] | None]]
 
 
 class Regularizer(_Strict):

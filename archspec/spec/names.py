@@ -117,6 +117,8 @@ def name_problem(name: object, *, is_input: bool = False, is_node: bool = False)
         return "a name must be an identifier: ASCII letters, digits and '_', starting with a letter"
     if _keyword(name):
         return f"'{name}' is a Python keyword"
+    if is_node and name in ("x", "input"):
+        return f"'{name}' is kept for the names of inputs (of a model or a block); a node may not take it"
     if name in RESERVED and not (is_input and name in ("x", "input")) and not (is_node and name == "self"):
         return f"'{name}' is reserved (it would shadow an attribute of the torch module or generated code)"
     return None

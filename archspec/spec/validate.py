@@ -72,12 +72,21 @@ def from_pydantic(
     if isinstance(got, str) and got.lower() in ("yes", "no", "on", "off", "y", "n"):
         hint = "archspec reads yes/no/on/off as strings (YAML 1.2), not booleans: write true or false"
     msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    shown = _short(got)
+    if type(got).__name__ == "Sym":  # a symbolic size where a number is needed
+        hint = "this setting needs a known number; give the dim it reads a fixed size in `inputs:`"
+        shown = f"{got} (a symbolic size)"
     return ArchspecError(
         "schema",
-        f"invalid value for '{field}'" + (f" in {what}" if what else "") + f": {msg}",
+        (
+            f"invalid value for '{field}'" + (f" in {what}" if what else "")
+            if rel
+            else (f"invalid settings for {what}" if what else "invalid value")
+        )
+        + f": {msg}",
         loc=src.value_loc(where),
         node=node,
-        got=_short(got),
+        got=shown,
         hint=hint,
     )
 
@@ -133,6 +142,12 @@ def _model_in(annotation: Any) -> Any:
         if found is not None:
             return found
     return None
+
+
+def _what_is_invalid(field: str, what: str | None, inside: bool) -> str:
+    if inside:
+        return f"invalid value for '{field}'" + (f" in {what}" if what else "")
+    return f"invalid settings for {what}" if what else "invalid value"
 
 
 def _short(value: Any) -> str | None:
