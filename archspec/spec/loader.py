@@ -162,7 +162,7 @@ def load_text(text: str, file: str = "<string>", fmt: str | None = None) -> Sour
         loc = Loc(file, mark.line + 1, mark.column + 1) if mark else Loc(file, 1, 1)
         problem = str(e.problem or e.context)
         tab = "'\\t'" in problem or (mark is not None and text[mark.index : mark.index + 1] == "\t")
-        hint = "indent with spaces: YAML does not allow tabs" if tab else None
+        hint = "indent with spaces: YAML does not allow tabs" if tab else _flow_hint(e, text)
         raise ArchspecError("syntax", f"invalid YAML: {problem}", loc=loc, hint=hint) from None
     except yaml.YAMLError as e:
         raise ArchspecError("syntax", f"invalid YAML: {e}", loc=Loc(file, 1, 1)) from None
@@ -327,3 +327,23 @@ def _find(text: str, needle: str, file: str) -> Loc:
     line = text.count("\n", 0, at) + 1
     col = at - (text.rfind("\n", 0, at) + 1) + 1
     return Loc(file, line, col)
+
+
+def _flow_hint(e: yaml.MarkedYAMLError, text: str) -> str | None:
+    """What usually breaks a flow collection (`[...]`, `{...}`): an expression with brackets left
+    unquoted, or a bracket never closed."""
+    mark, start = e.problem_mark, e.context_mark
+    if mark is None or not str(e.context or "").startswith("while parsing a flow"):
+        return None
+    lines = text.splitlines()
+    here = lines[mark.line] if mark.line < len(lines) else ""
+    if (
+        start is not None
+        and start.line < len(lines)
+        and re.search(r"\$[^\s,]*[\[{]", lines[start.line] + here)
+    ):
+        return 'quote an expression with brackets in flow-style YAML: "$x.shape[1]"'
+    if start is not None and start.line != mark.line:
+        bracket = "[" if "sequence" in str(e.context) else "{"
+        return f"the {bracket} opened at line {start.line + 1} is not closed"
+    return None
