@@ -83,6 +83,14 @@ def shape_error(graph: Graph, node: Node, xs: list[TensorType], e: ShapeError) -
         got = " and ".join(sources)
     elif sources and got is not None:
         got = f"{got}; input: " + " and ".join(sources)
+    hint = e.hint
+    if len(node.inputs) == 1:  # a layer fed a parameter by the default chaining
+        src = graph.source(node.inputs[0])
+        if isinstance(src, LayerNode) and src.type in ("parameter", "buffer"):
+            hint = (
+                f"its input is the {src.type} node '{src.path}' (an entry without `inputs:` takes the "
+                "previous entry's output): name the input this layer should read with `inputs:`"
+            )
     return ArchspecError(
         e.code,
         f"({node.type}) {e.message}",
@@ -90,5 +98,5 @@ def shape_error(graph: Graph, node: Node, xs: list[TensorType], e: ShapeError) -
         node=node.path,
         expected=e.expected,
         got=got,
-        hint=e.hint,
+        hint=hint,
     )
