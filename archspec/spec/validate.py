@@ -36,7 +36,7 @@ def from_pydantic(
     node: str | None = None,
     what: str = "",
 ) -> ArchspecError:
-    err = _pick(e)
+    err = _pick(e, data)
     rel = _data_path(data, err["loc"])
     where = (*path, *rel)
     field = ".".join(str(p) for p in rel) or what or "value"
@@ -73,6 +73,8 @@ def from_pydantic(
         hint = "archspec reads yes/no/on/off as strings (YAML 1.2), not booleans: write true or false"
     msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
     shown = _short(got)
+    if isinstance(got, float) and got.is_integer() and "integer" in str(err["msg"]):
+        hint = "a whole number is needed: write it without a decimal point (in an expression, `//` divides to one)"
     if type(got).__name__ == "Sym":  # a symbolic size where a number is needed
         hint = "this setting needs a known number; give the dim it reads a fixed size in `inputs:`"
         shown = f"{got} (a symbolic size)"
@@ -91,14 +93,15 @@ def from_pydantic(
     )
 
 
-def _pick(e: ValidationError) -> Any:
-    """The most useful error of several (pydantic reports one per union branch)."""
+def _pick(e: ValidationError, data: Any) -> Any:
+    """The most useful error of several (pydantic reports one per union branch): an unknown or
+    missing key, else the one that reaches deepest into the data (the branch the value meant)."""
     errors = e.errors(include_url=False)
     for wanted in ("extra_forbidden", "missing"):
         for err in errors:
             if err["type"] == wanted:
                 return err
-    return errors[0]
+    return max(errors, key=lambda err: len(_data_path(data, err["loc"])))
 
 
 def _data_path(data: Any, loc: tuple[Any, ...]) -> PathKey:
@@ -111,6 +114,8 @@ def _data_path(data: Any, loc: tuple[Any, ...]) -> PathKey:
         ):
             out.append(part)
             cur = cur[part]
+        elif isinstance(part, str) and part[:1].isupper():
+            continue  # a union branch's class name (InputSpec), not a key
         elif isinstance(cur, dict) and isinstance(part, str) and part not in cur and _is_key(part):
             out.append(part)  # a missing or extra key: point at its parent
             break
