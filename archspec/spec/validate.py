@@ -74,7 +74,7 @@ def from_pydantic(
     msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
     shown = _short(got)
     if isinstance(got, float) and got.is_integer() and "integer" in str(err["msg"]):
-        hint = "a whole number is needed: write it without a decimal point (in an expression, `//` divides to one)"
+        hint = "a whole number is needed: write it without a decimal point (in an expression, `//`)"
     if type(got).__name__ == "Sym":  # a symbolic size where a number is needed
         hint = "this setting needs a known number; give the dim it reads a fixed size in `inputs:`"
         shown = f"{got} (a symbolic size)"
