@@ -267,7 +267,12 @@ def check_forward_budget(
         node=name or None,
         expected=f"at most {_fmt(limit)}",
         got=_fmt(worst.total),
-        hint="use smaller sizes for the symbolic dims (--dim NAME=N), or " + _hint(),
+        hint=(
+            "the weights alone are most of it: a smaller configuration of the spec (its vars:), or "
+            if worst.weights >= worst.total // 2
+            else "use smaller sizes for the symbolic dims (--dim NAME=N), or "
+        )
+        + _hint(),
     )
 
 
