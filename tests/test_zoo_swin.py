@@ -11,9 +11,10 @@ dropped along h only. (tests/test_onnx.py exports the full-size spec and verifie
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, spec_md_section
 
 import archspec
 from archspec.errors import ArchspecError
@@ -155,3 +156,12 @@ def test_channels_first_map_gets_a_hint() -> None:
     text = "inputs: {x: [batch, 12, 8]}\nlayers:\n  - {shifted_window_attention: 2}\n"
     with pytest.raises(ArchspecError, match=r"channels-last map \[batch, h, w, c\]"):
         archspec.analyze(archspec.load_text(text, name="swin.yaml"))
+
+
+def test_docs_swin_stage_has_its_stated_count() -> None:
+    text = spec_md_section("The zoo, continued: MobileNetV3-Large and a graph attention network")
+    section = text[text.index("\n### Swin-T\n") :]
+    (block,) = [b for b in re.findall(r"```yaml\n(.*?)```", section, flags=re.S) if "name: swin_stage" in b]
+    a = archspec.analyze(archspec.load_text(block, name="spec.md"))
+    assert a.total_params == 4_612 and "4,612 parameters" in section
+    assert a.out(a.graph.nodes["merge"]).shape[1:] == (5, 6, 32)

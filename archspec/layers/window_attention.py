@@ -84,7 +84,7 @@ class ShiftedWindowAttention(LayerType):
         if c % p.heads:
             fits = [h for h in range(1, min(c, 64) + 1) if c % h == 0]
             raise ShapeError(
-                f"{cls.name}: {c} channels are not divisible by heads={p.heads}",
+                f"{c} channels are not divisible by heads={p.heads}",
                 expected=f"a multiple of {p.heads}",
                 got=str(x),
                 hint=f"heads must divide {c}: e.g. {', '.join(map(str, fits[-6:]))}",
@@ -93,7 +93,7 @@ class ShiftedWindowAttention(LayerType):
         for axis, wnd, sft in zip(("h", "w"), per_dim(p.window, 2), per_dim(p.shift, 2), strict=True):
             if sft >= wnd:
                 raise ShapeError(
-                    f"{cls.name}: the shift along {axis} ({sft}) must be smaller than the window ({wnd})",
+                    f"the shift along {axis} ({sft}) must be smaller than the window ({wnd})",
                     expected=f"shift < {wnd}",
                     got=f"shift {fmt_size(p.shift, 2)}, window {fmt_size(p.window, 2)}",
                     hint="Swin shifts every other block by half the window: `shift: window // 2`",
