@@ -165,3 +165,18 @@ def test_docs_swin_stage_has_its_stated_count() -> None:
     a = archspec.analyze(archspec.load_text(block, name="spec.md"))
     assert a.total_params == 4_612 and "4,612 parameters" in section
     assert a.out(a.graph.nodes["merge"]).shape[1:] == (5, 6, 32)
+
+
+def test_shifted_windows_on_dynamic_sizes_are_refused_for_onnx() -> None:
+    """Whether the windows shift depends on the map's size, which an export would fix at the
+    traced size: a shifted layer on symbolic h and w is refused before exporting (unshifted it
+    exports, and the shipped spec's sizes are vars, fixed)."""
+    from archspec.backends.onnx import lint
+
+    text = "inputs: {{x: [batch, h, w, 16]}}\nlayers:\n"
+    text += "  - {{shifted_window_attention: {{heads: 2, window: 4{}}}}}\n"
+    shifted = archspec.analyze(archspec.load_text(text.format(", shift: 2"), name="swin.yaml"))
+    with pytest.raises(ArchspecError, match=r"fixed sizes \(--dim NAME=N\)"):
+        lint(shifted, 20)
+    lint(archspec.analyze(archspec.load_text(text.format(""), name="swin.yaml")), 20)
+    lint(archspec.analyze(archspec.load(SPEC)), 20)

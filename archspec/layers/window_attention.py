@@ -197,6 +197,17 @@ class ShiftedWindowAttention(LayerType):
         )
 
     @classmethod
+    def onnx_issue(cls, p: Params, opset: int, xs: list[TensorType]) -> str | None:
+        dynamic = [str(d) for d in xs[0].shape[1:3] if not isinstance(d, int)] if xs else []
+        if any(per_dim(p.shift, 2)) and dynamic:
+            return (
+                "whether the windows shift depends on the map's size (no shift where the padded map "
+                f"fits in one window), which torch.export fixes at the traced size of {', '.join(dynamic)}; "
+                "export with fixed sizes (--dim NAME=N)"
+            )
+        return None
+
+    @classmethod
     def label(cls, p: Params) -> str:
         shift = any(per_dim(p.shift, 2))
         return f"ShiftedWindowAttention {p.heads}h {fmt_size(p.window, 2)}" + (
