@@ -90,8 +90,9 @@ class ShiftedWindowAttention(nn.Module):
         wh, ww = self.window_size
         x = nn.functional.pad(x, (0, 0, 0, (ww - w % ww) % ww, 0, (wh - h % wh) % wh))
         ph, pw = x.shape[1], x.shape[2]
-        sh = 0 if wh >= ph else self.shift_size[0]
-        sw = 0 if ww >= pw else self.shift_size[1]
+        # no shift along a dim the padded map fits in one window of (a zero shift compares nothing)
+        sh = self.shift_size[0] if self.shift_size[0] and ph > wh else 0
+        sw = self.shift_size[1] if self.shift_size[1] and pw > ww else 0
         shifted = sh + sw > 0
         if shifted:
             x = torch.roll(x, shifts=(-sh, -sw), dims=(1, 2))
