@@ -23,17 +23,19 @@ COUNTS = {
     "mobilenet_v3_large": 5_483_032,
     "efficientnet_b0": 5_288_548,
     "convnext_tiny": 28_589_128,
+    "swin_t": 28_288_354,
     "vit_b_16": 86_567_656,
 }
 
 # MACs at 224x224, batch 1 (FlopCounterMode / 2: convolutions, linears, attention's two products).
-# torchvision's model cards give "GFLOPS" 0.30, 0.22, 0.39, 4.46 and 17.56, which are these counts
+# torchvision's model cards give "GFLOPS" 0.30, 0.22, 0.39, 4.46, 4.49 and 17.56, which are these counts
 # rounded: the cards count a multiply-add once, as here.
 MACS = {
     "mobilenet_v2": 300_774_272,
     "mobilenet_v3_large": 216_589_760,
     "efficientnet_b0": 385_814_752,
     "convnext_tiny": 4_455_531_264,
+    "swin_t": 4_490_566_656,
     "vit_b_16": 17_563_828_224,
 }
 GFLOPS = {
@@ -41,6 +43,7 @@ GFLOPS = {
     "mobilenet_v3_large": 0.22,
     "efficientnet_b0": 0.39,
     "convnext_tiny": 4.46,
+    "swin_t": 4.49,
     "vit_b_16": 17.56,
 }
 
@@ -66,7 +69,7 @@ def test_macs_are_torchvisions(name: str, macs: int) -> None:
 
 torch = pytest.importorskip("torch")
 
-from references import MODELS, convnext, efficientnet, mobilenet, vit  # noqa: E402
+from references import MODELS, convnext, efficientnet, mobilenet, swin, vit  # noqa: E402
 from references._common import StochasticDepth  # noqa: E402
 
 
@@ -87,6 +90,8 @@ def randomise(model: torch.nn.Module, seed: int) -> None:
 # spec, its vars for the test, the reference at that config, the input's shape
 # (small configs keep the test fast; dropout and drop-path rates are the full models', or raised so
 # that training mode exercises them)
+SMALL_SWIN = {"height": 36, "width": 44, "embed": 8, "heads1": 1, "heads2": 2, "heads3": 2, "heads4": 4}
+SMALL_SWIN |= {"window": 4, "classes": 10, "depth3": 2}
 SMALL_VIT = {"image_size": 32, "patch": 8, "width": 64, "depth": 2, "heads": 4, "mlp": 128}
 REFERENCES: dict[str, tuple[dict[str, object], Callable[[], torch.nn.Module], tuple[int, ...]]] = {
     "mobilenet_v2": ({}, mobilenet.mobilenet_v2, (2, 3, 64, 48)),
@@ -104,6 +109,13 @@ REFERENCES: dict[str, tuple[dict[str, object], Callable[[], torch.nn.Module], tu
         {"classes": 10, "image_size": 64, "stochastic_depth": 0.3},
         lambda: convnext.ConvNeXt(convnext.TINY, stochastic_depth_prob=0.3, num_classes=10),
         (3, 3, 64, 64),
+    ),
+    "swin_t": (
+        {**SMALL_SWIN, "stochastic_depth": 0.3},
+        lambda: swin.SwinTransformer(
+            4, 8, [2, 2, 2, 2], [1, 2, 2, 4], 4, stochastic_depth_prob=0.3, num_classes=10
+        ),
+        (3, 3, 36, 44),
     ),
     "vit_b_16": (
         {**SMALL_VIT, "classes": 10, "dropout": 0.1, "attention_dropout": 0.1},

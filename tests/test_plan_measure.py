@@ -70,6 +70,18 @@ REDUCED: dict[str, dict[str, Any]] = {
         "max_distance": 16,
         "output_scale": 32**-0.5,
     },
+    "swin_t": {
+        "height": 36,  # 9x11 patches: padded windows, shifted
+        "width": 44,
+        "embed": 8,
+        "depth3": 2,
+        "heads1": 1,
+        "heads2": 2,
+        "heads3": 2,
+        "heads4": 4,
+        "window": 4,
+        "classes": 10,
+    },
     "transformer_encoder": {"vocab": 500, "d_model": 64, "heads": 4, "depth": 2, "max_positions": 64},
     "whisper_tiny": {
         "vocab": 101,

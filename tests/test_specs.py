@@ -49,6 +49,7 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int]] = {
     ("resnet50", "resnet50"): (25_557_032, 25_557_032, 0, 53_173),
     ("seq2seq_lstm", "seq2seq_lstm"): (455_656, 455_656, 0, 0),
     ("simple_rnn", "simple_rnn"): (3_051, 3_051, 0, 0),
+    ("swin_t", "swin_t"): (28_288_354, 28_288_354, 0, 28_812),
     ("t5_small", "t5_small"): (60_506_624, 60_506_624, 0, 0),
     ("text_classifier", "text_classifier"): (2_659_586, 2_659_586, 0, 0),
     ("transformer_encoder", "transformer_encoder"): (109_482_240, 109_482_240, 0, 0),

@@ -95,9 +95,10 @@ SEED_ARCHITECTURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "Networks built for phones and for accuracy per FLOP: MobileNetV2's inverted residuals with "
         "depthwise convolutions and ReLU6, EfficientNet-B0's squeeze-and-excitation and SiLU, "
         "ConvNeXt-T's 7x7 depthwise blocks with layer scale, and the Vision Transformer ViT-B/16 "
-        "(patches, a class token, a learned position embedding), and MobileNetV3-Large's hard-swish "
-        "and hard-sigmoid gates, all with torchvision's exact parameter names.",
-        ("mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "convnext_tiny", "vit_b_16"),
+        "(patches, a class token, a learned position embedding), MobileNetV3-Large's hard-swish "
+        "and hard-sigmoid gates, and Swin-T's attention in shifted windows with patch merging, all "
+        "with torchvision's exact parameter names.",
+        ("mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "convnext_tiny", "vit_b_16", "swin_t"),
     ),
     (
         "Large language models",

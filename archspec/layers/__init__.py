@@ -46,6 +46,8 @@ _BUILTIN = (
     "hf_conv1d",
     "normalize",
     "relative_position",
+    "window_attention",
+    "patch_merging",
 )
 
 T = TypeVar("T", bound=type[LayerType])
