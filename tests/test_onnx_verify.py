@@ -276,3 +276,19 @@ def test_rounding_allowance_is_for_rounding_only() -> None:
     assert allowance is not None and float((want.double() - exact).abs().max()) < allowance < 10
     assert _within_rounding(want, far, exact, tol, 3000.0) is None
     assert _within_rounding(want, near, None, tol, 3000.0) is None  # no float64 run: no allowance
+
+
+def test_zero_biases_stay_initializers_under_their_keys(tmp_path: Path) -> None:
+    """onnxscript's rewriter drops a Conv's or Gemm's bias input while it is all zeros; the file
+    would then have no `fc.bias` to load trained weights into, and verification could not
+    exercise it. Every state_dict entry stays an initializer under its key."""
+    spec = load_text(
+        "inputs: {x: [batch, 3, 8, 8]}\nlayers:\n"
+        "  - {name: conv, conv2d: {out: 4, kernel: 3}, init: {bias: zeros}}\n"
+        "  - {flatten}\n"
+        "  - {name: fc, linear: 5, init: {bias: zeros}}\n"
+    )
+    report = export_onnx(spec, tmp_path / "z.onnx")
+    names = {i.name for i in onnx.load(str(tmp_path / "z.onnx")).graph.initializer}
+    assert {"conv.weight", "conv.bias", "fc.weight", "fc.bias"} <= names
+    assert not report.warnings

@@ -3,10 +3,12 @@ model's weights.
 
 ``torch.onnx.export(optimize=True)`` runs ``onnxscript.optimizer.optimize_ir``, which folds each
 batch norm into the convolution before it (the file's ``conv1.weight`` is then no longer the
-module's, and the norm's weights and statistics are gone) and merges initializers of equal
-value (every zero bias of one size becomes one tensor). A file so written cannot be checked
-against the module with other weights, nor loaded back by ``state_dict`` key. archspec exports
-with ``optimize=False`` and runs the same passes here without those two, so that every
+module's, and the norm's weights and statistics are gone), merges initializers of equal
+value (every zero bias of one size becomes one tensor) and drops a Conv's or Gemm's bias input
+while it is all zeros (the file then has no ``fc.bias`` to load trained weights into). A file
+so written cannot be checked against the module with other weights, nor loaded back by
+``state_dict`` key. archspec exports
+with ``optimize=False`` and runs the same passes here without those three, so that every
 parameter and buffer the graph uses is an initializer named by its ``state_dict`` key
 (``layer1.0.bn1.running_var``). onnxruntime folds batch norms itself when it loads the file.
 
@@ -37,7 +39,12 @@ def optimize(model: onnx_ir.Model, weights: Set[str]) -> bool:
         from onnxscript.optimizer import _constant_folding as folding
         from onnxscript.rewriter.rules.common import _fuse_batchnorm
 
-        rules = [r for r in rewriter._DEFAULT_REWRITE_RULES if r not in list(_fuse_batchnorm.rules)]
+        rules = [
+            r
+            for r in rewriter._DEFAULT_REWRITE_RULES
+            if r not in list(_fuse_batchnorm.rules)
+            and not str(getattr(r, "name", None) or "").startswith("RemoveOptionalBias")
+        ]
     except (ImportError, AttributeError, TypeError):
         onnxscript.optimizer.optimize(model)
         return False
