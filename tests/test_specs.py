@@ -253,3 +253,22 @@ def test_committed_architectures_page_is_current(tmp_path: Path, update_golden: 
     for svg in fresh[:-1]:
         assert (ROOT / "docs" / "architectures" / svg.name).is_file(), f"no docs/architectures/{svg.name}"
     assert str(tmp_path) not in page.read_text() and str(ROOT) not in page.read_text()
+
+
+def test_the_zoo_table_names_shipped_specs_references_and_tests_that_exist() -> None:
+    """docs/architectures.md's zoo table: every row a shown spec, every reference file and test
+    file it names present, and the count it shows the analysis's."""
+    import re
+
+    from archspec.docsgen.sections import ZOO
+
+    shown = {s for _, _, ss in SEED_ARCHITECTURES for s in ss}
+    page = (ROOT / "docs" / "architectures.md").read_text()
+    for stem, _, ref, tests in ZOO:
+        assert stem in shown
+        for path in re.findall(r"tests/references/\w+\.py", ref):
+            assert (ROOT / path).is_file(), path
+        for t in tests.split(","):
+            assert (ROOT / "tests" / t.strip()).is_file(), t
+        count = archspec.analyze(archspec.load(ROOT / "specs" / f"{stem}.yaml")).total_params
+        assert f"| [`{stem}`](#{stem}) |" in page and f"| {count:,} |" in page

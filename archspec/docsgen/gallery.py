@@ -18,7 +18,7 @@ from pathlib import Path
 from archspec.backends.diagram.render import render
 from archspec.backends.diagram.view import MAX_DRAWN, count_drawn
 from archspec.docsgen import markdown
-from archspec.docsgen.sections import SEED_ARCHITECTURES
+from archspec.docsgen.sections import SEED_ARCHITECTURES, ZOO
 from archspec.errors import ArchspecError
 from archspec.passes import Analysis
 from archspec.pipeline import analyze_all, load
@@ -152,6 +152,7 @@ def write_architectures(
     svgs: list[Path] = []
     sections: list[str] = []
     failures: Failures = []
+    counts: dict[str, int] = {}
     with Transaction(assets_dir, also=[out_md.parent], say=_say) as tx:
         for title, text, stems in order:
             out = [f"## {markdown.text(title)}", "", text, ""]
@@ -160,6 +161,7 @@ def write_architectures(
                 name = f"{safe_stem(stem, keep='_-.')}.svg"
                 try:
                     analyses = analyze_all(load(file))
+                    counts[stem] = analyses[0].total_params
                     depth = _diagram_depth(analyses)
                     render(analyses, tx.path(name, assets_dir), fmt="svg", depth=depth)
                 except ArchspecError as e:
@@ -184,9 +186,36 @@ def write_architectures(
             "",
         ]
         head += [f"- [{markdown.text(title)}](#{_anchor(title)})" for title, _, _ in order]
+        head += _zoo_table(counts) if order is SEED_ARCHITECTURES else []
         page = "\n".join(head) + "\n\n" + "\n".join(sections)
         tx.path(out_md.name, out_md.parent).write_text(page.rstrip("\n") + "\n", encoding="utf-8")
     return [*svgs, out_md]
+
+
+def _zoo_table(counts: dict[str, int]) -> list[str]:
+    """The published models among the specs, with the reference each was checked against."""
+    rows = [
+        f"| [{markdown.code(stem)}](#{_anchor(stem)}) | {markdown.text(model)} | {counts[stem]:,} | {ref} | "
+        + ", ".join(markdown.code(f"tests/{t.strip()}") for t in tests.split(","))
+        + " |"
+        for stem, model, ref, tests in ZOO
+        if stem in counts
+    ]
+    return [
+        "",
+        "## The zoo: published models whose weights load",
+        "",
+        "Each spec has the reference's parameter names and shapes, so its published checkpoints load "
+        "with `strict=True`; its count, keys and outputs (float32, two batch sizes, every parameter "
+        "and batch-norm statistic perturbed first) were checked against the reference named here, "
+        "by the tests named here; Llama 3 8B and Mistral 7B at full size statically and on "
+        '`device="meta"`, and a small configuration of the same file run against the reference '
+        "([spec.md](spec.md#the-zoo-published-models-whose-weights-load)).",
+        "",
+        "| spec | model | parameters | checked against | tests |",
+        "|---|---|---|---|---|",
+        *rows,
+    ]
 
 
 def _architecture(file: Path, shown: str, analyses: list[Analysis], image: str, depth: int | None) -> str:

@@ -117,3 +117,53 @@ SEED_ARCHITECTURES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         ("gcn", "gat"),
     ),
 )
+
+# The zoo: published models as specs whose weights load; each with the reference its count, keys
+# and outputs were checked against, and the tests that check it.
+_TV = "torchvision layout: {ref} and torchvision 0.29.1's key/shape digest"
+_HF = "transformers `{cls}` built from the published config"
+ZOO: tuple[tuple[str, str, str, str], ...] = (
+    ("resnet18", "ResNet-18", _TV.format(ref="tests/references/resnet.py"), "test_zoo.py"),
+    ("resnet50", "ResNet-50", _TV.format(ref="tests/references/resnet.py"), "test_zoo.py"),
+    ("mobilenet_v2", "MobileNetV2", _TV.format(ref="tests/references/mobilenet.py"), "test_lang_vision.py"),
+    (
+        "mobilenet_v3_large",
+        "MobileNetV3-Large",
+        _TV.format(ref="tests/references/mobilenet.py"),
+        "test_zoo_more.py",
+    ),
+    (
+        "efficientnet_b0",
+        "EfficientNet-B0",
+        _TV.format(ref="tests/references/efficientnet.py"),
+        "test_lang_vision.py",
+    ),
+    ("convnext_tiny", "ConvNeXt-T", _TV.format(ref="tests/references/convnext.py"), "test_lang_vision.py"),
+    ("vit_b_16", "ViT-B/16", _TV.format(ref="tests/references/vit.py"), "test_lang_vision.py"),
+    ("swin_t", "Swin-T", _TV.format(ref="tests/references/swin.py"), "test_zoo_swin.py"),
+    ("gpt2", "GPT-2 small", _HF.format(cls="GPT2LMHeadModel"), "test_zoo.py, test_references_hf.py"),
+    ("bert_base", "BERT-base", _HF.format(cls="BertModel"), "test_zoo.py, test_references_hf.py"),
+    ("llama", "a small Llama", _HF.format(cls="LlamaForCausalLM"), "test_lang_llm.py"),
+    ("llama3_8b", "Llama 3 8B", _HF.format(cls="LlamaForCausalLM"), "test_zoo.py"),
+    ("mistral_7b", "Mistral 7B v0.1", _HF.format(cls="MistralForCausalLM"), "test_zoo.py"),
+    ("t5_small", "T5-small", _HF.format(cls="T5ForConditionalGeneration"), "test_zoo_hf.py"),
+    (
+        "whisper_tiny",
+        "Whisper tiny",
+        _HF.format(cls="WhisperForConditionalGeneration"),
+        "test_zoo.py, test_references_hf.py",
+    ),
+    ("clip_vit_b_32", "CLIP ViT-B/32", _HF.format(cls="CLIPModel"), "test_zoo_hf.py"),
+    (
+        "gcn",
+        "GCN (Kipf and Welling)",
+        "PyTorch Geometric `GCNConv` math and keys: tests/references/graph.py",
+        "test_lang_ops.py",
+    ),
+    (
+        "gat",
+        "GAT (Velickovic et al.)",
+        "PyTorch Geometric `GATConv` math and keys: tests/references/graph.py",
+        "test_zoo_more.py",
+    ),
+)
