@@ -225,7 +225,7 @@ def test_verify_names_the_weights_the_file_lacks(
 ) -> None:
     spec, target = exported("resnet18")
     m = onnx.load(str(target))
-    renamed = {t.name: f"val_{i}" for i, t in enumerate(m.graph.initializer) if ".bn" in t.name}
+    renamed = {t.name: f"folded_{i}" for i, t in enumerate(m.graph.initializer) if ".bn" in t.name}
     assert len(renamed) >= 4
     for t in m.graph.initializer:
         t.name = renamed.get(t.name, t.name)
