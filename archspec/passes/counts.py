@@ -120,16 +120,19 @@ def _check_init(node: LayerNode) -> None:
         return
     for param, scheme in node.init_schemes().items():
         why = inits.problem(scheme, node.weights.get(param))
-        if why:
-            whole = param == "" and "" in node.weights  # a parameter node: init is its tensor's
-            raise ArchspecError(
-                "bad-value",
-                f"init: {why}" if whole else f"init of '{param}': {why}",
-                loc=node.loc,
-                node=node.path,
-                hint="the schemes' settings are listed in docs/spec.md (Per-node settings)"
-                if inits.about_settings(scheme)
-                else None
-                if whole
-                else "parameters: " + (", ".join(node.weights) or "none"),
-            )
+        if why is None:
+            continue
+        whole = param == "" and "" in node.weights  # a parameter node: init is its tensor's
+        if why.in_settings:
+            hint: str | None = "the schemes' settings are listed in docs/spec.md (Per-node settings)"
+        elif whole:
+            hint = None
+        else:
+            hint = "parameters: " + (", ".join(node.weights) or "none")
+        raise ArchspecError(
+            "bad-value",
+            f"init: {why.message}" if whole else f"init of '{param}': {why.message}",
+            loc=node.loc,
+            node=node.path,
+            hint=hint,
+        )

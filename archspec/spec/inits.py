@@ -4,7 +4,7 @@ scheme, its settings' names, and their values, so that torch.nn.init never refus
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 # scheme -> (torch.nn.init function, allowed settings)
 SCHEMES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -45,24 +45,33 @@ def by_param(init: Any, default: str = "weight") -> dict[str, Any]:
     return {default: init}
 
 
-def problem(scheme: Any, shape: tuple[int, ...] | None) -> str | None:
+class Problem(NamedTuple):
+    """What is wrong with an ``init:`` scheme, and whether it is one of the scheme's settings."""
+
+    message: str
+    in_settings: bool = False
+
+
+def problem(scheme: Any, shape: tuple[int, ...] | None) -> Problem | None:
     """Why ``scheme`` cannot initialize a parameter of ``shape`` (None: it can)."""
     if isinstance(scheme, dict) and len(scheme) != 1:
-        return "an initializer is one scheme, e.g. {normal: {std: 0.02}}"
+        return Problem("an initializer is one scheme, e.g. {normal: {std: 0.02}}")
     name, settings = split(scheme)
     if name not in SCHEMES:
-        return f"unknown initializer '{name}'"
+        return Problem(f"unknown initializer '{name}'")
     allowed = SCHEMES[name][1]
     bad = sorted(set(settings) - set(allowed))
     if bad:
-        return f"'{name}' takes no setting '{bad[0]}' (settings: {', '.join(allowed) or 'none'})"
+        return Problem(
+            f"'{name}' takes no setting '{bad[0]}' (settings: {', '.join(allowed) or 'none'})", True
+        )
     why = _values(name, settings)
     if why:
-        return why
+        return Problem(why, True)
     if shape is None:
-        return "the layer has no such parameter"
+        return Problem("the layer has no such parameter")
     if name in NEEDS_2D and len(shape) < 2:
-        return f"'{name}' needs a parameter of at least 2 dimensions"
+        return Problem(f"'{name}' needs a parameter of at least 2 dimensions")
     return None
 
 
@@ -88,13 +97,3 @@ def _values(name: str, settings: dict[str, Any]) -> str | None:
     if name == "trunc_normal" and not low < high:
         return f"'trunc_normal' needs a < b (the range it is cut to), got a={low!r}, b={high!r}"
     return None
-
-
-def about_settings(scheme: Any) -> bool:
-    """Whether what is wrong with ``scheme`` is one of its settings."""
-    if not isinstance(scheme, (str, dict)) or (isinstance(scheme, dict) and len(scheme) != 1):
-        return False
-    name, settings = split(scheme)
-    if name not in SCHEMES:
-        return False
-    return bool(set(settings) - set(SCHEMES[name][1])) or _values(name, settings) is not None

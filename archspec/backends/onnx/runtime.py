@@ -270,9 +270,12 @@ def _within_rounding(want: torch.Tensor, have: Any, exact: Any, tol: Tolerance, 
 
     if exact is None or not exact.is_floating_point():
         return None
-    ref = exact.detach().cpu().to(dtype=exact.dtype).numpy().astype(np.float64)
-    own = float(np.nan_to_num(np.abs(want.detach().cpu().double().numpy() - ref), nan=np.inf).max())
-    err = float(np.nan_to_num(np.abs(np.asarray(have).astype(np.float64) - ref), nan=np.inf).max())
+    ref = exact.detach().cpu().numpy()
+
+    def farthest(x: Any) -> float:  # NaN counts as infinitely far
+        return float(np.nan_to_num(np.abs(np.asarray(x, dtype=np.float64) - ref), nan=np.inf).max())
+
+    own, err = farthest(want.detach().cpu().numpy()), farthest(have)
     return (ROUNDING + 1) * own if err <= tol.bound(big) + ROUNDING * own else None
 
 
