@@ -292,3 +292,17 @@ def test_zero_biases_stay_initializers_under_their_keys(tmp_path: Path) -> None:
     names = {i.name for i in onnx.load(str(tmp_path / "z.onnx")).graph.initializer}
     assert {"conv.weight", "conv.bias", "fc.weight", "fc.bias"} <= names
     assert not report.warnings
+
+
+def test_an_infinite_output_sets_no_scale() -> None:
+    """Equal infinities match, but they do not make every finite difference pass: the scale of
+    the bound is the largest finite |y| (an inf there made the check vacuous)."""
+    from archspec.backends.onnx.report import Tolerance
+    from archspec.backends.onnx.runtime import _difference
+
+    tol = Tolerance(1e-4, 1e-4)
+    want = torch.tensor([float("inf"), 10.0, -3.0])
+    diff, ok = _difference(want, np.array([np.inf, 11.0, -3.0], dtype=np.float32), tol)
+    assert not ok and diff.max_abs == 1.0 and diff.max_ref == 10.0
+    assert _difference(want, want.numpy(), tol)[1]
+    assert not _difference(want, np.array([1e30, 10.0, -3.0], dtype=np.float32), tol)[1]
